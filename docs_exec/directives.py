@@ -1,0 +1,144 @@
+"""Find the output/figure directives and the `--8<--` snippet includes in a page's Markdown.
+
+A directive is a line of its own, outside code fences: a Python-style call in double braces,
+
+    {{ output("snippets/chain_rule.py") }}
+    {{ figure("snippets/mlp_sensitivity.py", 1, alt="What the figure shows") }}
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import Location
+
+DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\{\{(?P<body>.*)\}\}[ \t]*$")
+INCLUDE = re.compile(r"^[ \t]*-{1,}8<-{1,}[ \t]+(?P<quote>[\"'])(?P<target>.+?)(?P=quote)[ \t]*$")
+FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
+SECTION_NAME = re.compile(r"[a-z][-_0-9a-z]*")
+
+
+@dataclass(frozen=True)
+class Directive:
+    """`output(snippet)` places its stdout; `figure(snippet, n, alt=...)` its n-th figure."""
+
+    kind: str
+    snippet: str
+    where: Location
+    indent: str = ""
+    figure: int = 0
+    alt: str = ""
+
+
+@dataclass(frozen=True)
+class Include:
+    """A pymdownx.snippets include, optionally of one named section."""
+
+    target: str
+    section: str | None
+    where: Location
+
+
+class DirectiveSyntaxError(ValueError):
+    def __init__(self, where: Location, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+
+
+def lines_with_fences(text: str) -> Iterator[tuple[int, str, bool]]:
+    """Yield (line number, line, inside a code fence) so examples in code blocks stay inert."""
+    open_fence = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = FENCE.match(line)
+        if match:
+            fence = match["fence"]
+            if not open_fence:
+                open_fence = fence
+                yield number, line, True
+                continue
+            closes = fence[0] == open_fence[0] and len(fence) >= len(open_fence)
+            if closes and not line.strip()[len(fence) :].strip():
+                open_fence = ""
+                yield number, line, True
+                continue
+        yield number, line, bool(open_fence)
+
+
+def parse_call(body: str, where: Location) -> Directive:
+    try:
+        call = ast.parse(body.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise DirectiveSyntaxError(
+            where, f"cannot parse directive {{{{{body}}}}}: {exc.msg}"
+        ) from None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
+        raise DirectiveSyntaxError(
+            where, f"expected output(...) or figure(...), got {{{{{body}}}}}"
+        )
+    kind = call.func.id
+    try:
+        args = [ast.literal_eval(arg) for arg in call.args]
+        kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
+    except ValueError:
+        raise DirectiveSyntaxError(
+            where, "directive arguments must be literals (quote the snippet path)"
+        ) from None
+    if kind == "output":
+        if len(args) != 1 or kwargs or not isinstance(args[0], str):
+            raise DirectiveSyntaxError(where, 'usage: {{ output("snippets/name.py") }}')
+        return Directive("output", args[0], where)
+    if kind == "figure":
+        usage = 'usage: {{ figure("snippets/name.py", 1, alt="what the figure shows") }}'
+        if len(args) != 2 or set(kwargs) != {"alt"}:
+            raise DirectiveSyntaxError(where, usage)
+        snippet, number, alt = args[0], args[1], kwargs["alt"]
+        if not isinstance(snippet, str) or not isinstance(number, int) or number < 1:
+            raise DirectiveSyntaxError(where, usage + " (figures are numbered from 1)")
+        if not isinstance(alt, str) or len(alt.split()) < 4:
+            raise DirectiveSyntaxError(where, "alt text must say what the figure shows (4+ words)")
+        return Directive("figure", snippet, where, figure=number, alt=alt.strip())
+    raise DirectiveSyntaxError(where, f"unknown directive {kind!r}: use output(...) or figure(...)")
+
+
+def parse_page(text: str, page: str) -> tuple[list[Directive], list[Include]]:
+    """All directives and includes of one page; DirectiveSyntaxError for a malformed one."""
+    directives: list[Directive] = []
+    includes: list[Include] = []
+    for number, line, in_fence in lines_with_fences(text):
+        where = Location(page, number)
+        include = INCLUDE.match(line)
+        if include:
+            target, _, section = include["target"].partition(":")
+            named = section if SECTION_NAME.fullmatch(section) else None
+            includes.append(Include(target, named, where))
+            continue
+        directive = None if in_fence else DIRECTIVE.match(line)
+        if directive:
+            found = parse_call(directive["body"], where)
+            directives.append(
+                Directive(
+                    found.kind, found.snippet, where, directive["indent"], found.figure, found.alt
+                )
+            )
+    return directives, includes
+
+
+def check_include(include: Include, base: Path) -> str | None:
+    """Why an include would fail (missing file or section), or None when it resolves."""
+    path = base / include.target
+    if not path.is_file():
+        return f"{include.where}: includes {include.target}, which does not exist"
+    if include.section:
+        text = path.read_text(encoding="utf-8")
+        for marker in ("start", "end"):
+            if not re.search(
+                rf"--8<--\s*\[\s*{marker}\s*:\s*{re.escape(include.section)}\s*\]", text
+            ):
+                return (
+                    f"{include.where}: includes section '{include.section}' of {include.target}, "
+                    f"which has no '[{marker}:{include.section}]' marker"
+                )
+    return None

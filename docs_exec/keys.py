@@ -1,0 +1,75 @@
+"""Cache keys: what a snippet's output depends on, hashed."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import platform
+from pathlib import Path
+
+from . import __version__
+
+
+def _imported_names(source: str) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def local_modules(snippet: Path, snippets_dir: Path) -> list[Path]:
+    """The snippet and the modules of `snippets_dir` it imports, transitively, sorted."""
+    seen: dict[Path, None] = {}
+    todo = [snippet.resolve()]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen[path] = None
+        for name in sorted(_imported_names(path.read_text(encoding="utf-8"))):
+            for candidate in (snippets_dir / f"{name}.py", snippets_dir / name / "__init__.py"):
+                if candidate.is_file():
+                    todo.append(candidate.resolve())
+    return sorted(seen, key=str)
+
+
+def executor_digest() -> str:
+    """The version plus the code that shapes a result, so a change to capture re-runs snippets."""
+    digest = hashlib.sha256(__version__.encode())
+    for module in ("worker.py", "figures.py"):
+        digest.update((Path(__file__).parent / module).read_bytes())
+    return digest.hexdigest()
+
+
+def lock_digest(lock_files: list[Path]) -> str:
+    """One hash for the pinned dependency versions; a missing lock file is an error, not a miss."""
+    digest = hashlib.sha256()
+    for path in lock_files:
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"lock file {path} does not exist (docs-exec lock_files setting)"
+            )
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(snippet: Path, snippets_dir: Path, locked: str) -> str:
+    """Hash of the snippet, its local imports, the lock, Python and the executor version."""
+    root = snippets_dir.resolve()
+    sources = {
+        str(path.relative_to(root)) if path.is_relative_to(root) else path.name: hashlib.sha256(
+            path.read_bytes()
+        ).hexdigest()
+        for path in local_modules(snippet, snippets_dir)
+    }
+    material = {
+        "executor": executor_digest(),
+        "python": platform.python_version(),
+        "lock": locked,
+        "sources": sources,
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()

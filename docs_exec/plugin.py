@@ -1,0 +1,73 @@
+"""The MkDocs side, kept thin: scan pages, run snippets, add figure files, expand directives."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from mkdocs.config import base
+from mkdocs.config import config_options as c
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+from . import executor
+from .errors import BuildError
+from .project import DEFAULTS, check, figure_path, scan
+from .render import expand
+
+log = logging.getLogger("mkdocs.plugins.docs_exec")
+
+
+class DocsExecConfig(base.Config):
+    snippets_dir = c.Type(str, default=DEFAULTS["snippets_dir"])
+    cache_dir = c.Type(str, default=DEFAULTS["cache_dir"])
+    lock_files = c.ListOfItems(c.Type(str), default=DEFAULTS["lock_files"])
+    timeout = c.Type((int, float), default=DEFAULTS["timeout"])
+    workers = c.Type(int, default=0)
+
+
+class DocsExecPlugin(BasePlugin[DocsExecConfig]):
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        root = Path(config.config_file_path).parent.resolve()
+        self.root = root
+        self.settings = executor.Settings(
+            root=root,
+            snippets_dir=root / self.config.snippets_dir,
+            cache_dir=root / self.config.cache_dir,
+            lock_files=[root / name for name in self.config.lock_files],
+            timeout=float(self.config.timeout),
+            workers=self.config.workers,
+        )
+        return config
+
+    def on_files(self, files: Files, config: MkDocsConfig) -> Files:
+        docs = Path(config.docs_dir).resolve().relative_to(self.root).as_posix()
+        pages = {f"{docs}/{f.src_uri}": f.content_string for f in files.documentation_pages()}
+        plan = scan(pages, self.root)
+        if plan.problems:
+            raise PluginError(str(BuildError(plan.problems)))
+        report = executor.run(
+            plan.snippets, self.settings, progress=lambda m: log.info(f"docs-exec {m}")
+        )
+        problems = check(plan, report)
+        if problems:
+            raise PluginError(str(BuildError(problems)))
+        log.info(f"docs-exec: {report.summary()}")
+        for snippet, result in sorted(report.results.items()):
+            for number, figure in enumerate(result.figures, start=1):
+                for scheme, svg in (("light", figure.light), ("dark", figure.dark)):
+                    files.append(
+                        File.generated(config, figure_path(snippet, number, scheme), content=svg)
+                    )
+        self.results = report.results
+        return files
+
+    def on_page_markdown(self, markdown: str, page: Page, **kwargs: object) -> str:
+        return expand(markdown, page.file.src_uri, self.results)
+
+    def on_serve(self, server, config: MkDocsConfig, builder):
+        server.watch(str(self.settings.snippets_dir))
+        return server

@@ -1,0 +1,98 @@
+"""Tie pages to snippets: scan the docs, and check that every directive can be honoured."""
+
+from __future__ import annotations
+
+import textwrap
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from .directives import Directive, DirectiveSyntaxError, Include, check_include, parse_page
+from .executor import Report
+
+DEFAULTS = {
+    "docs_dir": "docs",
+    "snippets_dir": "snippets",
+    "cache_dir": ".cache/docs-exec",
+    "lock_files": ["requirements.lock"],
+    "timeout": 120.0,
+}
+
+
+@dataclass
+class Plan:
+    directives: list[Directive] = field(default_factory=list)
+    includes: list[Include] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def snippets(self) -> list[str]:
+        return sorted({directive.snippet for directive in self.directives})
+
+
+def scan(pages: dict[str, str], root: Path) -> Plan:
+    """Parse every page (keyed by its path from `root`) and check the files it names exist."""
+    plan = Plan()
+    for page, text in sorted(pages.items()):
+        try:
+            directives, includes = parse_page(text, page)
+        except DirectiveSyntaxError as exc:
+            plan.problems.append(str(exc))
+            continue
+        plan.directives += directives
+        plan.includes += includes
+    for directive in plan.directives:
+        if not (root / directive.snippet).is_file():
+            plan.problems.append(
+                f"{directive.where}: {directive.kind}(...) names {directive.snippet}, "
+                "which does not exist"
+            )
+    plan.problems += [p for p in (check_include(i, root) for i in plan.includes) if p]
+    return plan
+
+
+def check(plan: Plan, report: Report) -> list[str]:
+    """Problems that only the run can show: raising snippets, missing or unplaced figures."""
+    uses: dict[str, list[Directive]] = defaultdict(list)
+    for directive in plan.directives:
+        uses[directive.snippet].append(directive)
+    problems = []
+    for failure in report.failures:
+        where = uses[failure.snippet][0].where
+        at = f" at line {failure.line}" if failure.line else ""
+        problems.append(
+            f"{where}: {failure.snippet} failed{at}:\n{textwrap.indent(failure.traceback, '    ')}"
+        )
+    for snippet, directives in sorted(uses.items()):
+        result = report.results.get(snippet)
+        if result is None:
+            continue
+        first = directives[0].where
+        if result.stderr.strip():
+            problems.append(
+                f"{first}: {snippet} wrote to stderr (fix or silence it; readers would see it):\n"
+                + textwrap.indent(result.stderr.strip(), "    ")
+            )
+        placed = {d.figure for d in directives if d.kind == "figure"}
+        for directive in directives:
+            if directive.kind == "output" and not result.stdout.strip():
+                problems.append(
+                    f"{directive.where}: output(...) of {snippet}, which prints nothing"
+                )
+            if directive.kind == "figure" and directive.figure > len(result.figures):
+                problems.append(
+                    f"{directive.where}: figure {directive.figure} of {snippet}, which draws "
+                    f"{len(result.figures)} figure(s)"
+                )
+        for number in range(1, len(result.figures) + 1):
+            if number not in placed:
+                problems.append(
+                    f"{first}: {snippet} draws figure {number}, which no page places "
+                    f'(add {{{{ figure("{snippet}", {number}, alt="...") }}}})'
+                )
+    return problems
+
+
+def figure_path(snippet: str, number: int, scheme: str) -> str:
+    """Where a figure lands in the built site, relative to the docs root."""
+    return f"figures/{PurePosixPath(snippet).stem}-{number}-{scheme}.svg"

@@ -1,0 +1,59 @@
+"""Replace directive lines in a page's Markdown with the recorded output and figures."""
+
+from __future__ import annotations
+
+import html
+import posixpath
+import re
+
+from .directives import DIRECTIVE, lines_with_fences, parse_call
+from .errors import Location
+from .project import figure_path
+from .store import Result
+
+
+def _fence(text: str) -> str:
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _output(result: Result) -> list[str]:
+    body = result.stdout.rstrip("\n")
+    fence = _fence(body)
+    return [
+        f'{fence}text title="Output"',
+        *body.split("\n"),
+        fence,
+        "",
+        html.escape(result.provenance),
+        "{: .exec-provenance }",
+    ]
+
+
+def _figure(result: Result, number: int, alt: str, page: str) -> list[str]:
+    alt_text = re.sub(r"([\\\[\]])", r"\\\1", alt)
+    lines = []
+    for scheme in ("light", "dark"):
+        target = posixpath.relpath(
+            figure_path(result.snippet, number, scheme), posixpath.dirname(page) or "."
+        )
+        lines.append(f"![{alt_text}]({target}#only-{scheme}){{ .exec-figure loading=lazy }}")
+    return [" ".join(lines)]
+
+
+def expand(markdown: str, page: str, results: dict[str, Result]) -> str:
+    """`page` is the page's path inside the docs folder (used to make figure links relative)."""
+    out = []
+    for number, line, in_fence in lines_with_fences(markdown):
+        match = None if in_fence else DIRECTIVE.match(line)
+        if not match:
+            out.append(line)
+            continue
+        directive = parse_call(match["body"], Location(page, number))
+        result = results[directive.snippet]
+        if directive.kind == "output":
+            block = _output(result)
+        else:
+            block = _figure(result, directive.figure, directive.alt, page)
+        out += [match["indent"] + piece if piece else "" for piece in block]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,289 @@
+"""The snippet executor: cache keys, re-runs, captured figures and the errors that stop a build."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from docs_exec import executor
+from docs_exec.directives import DirectiveSyntaxError, parse_page
+from docs_exec.figures import dark_variant
+from docs_exec.project import check, scan
+from docs_exec.render import expand
+
+PRINTS = '''"""Prints."""
+print("value = 42")
+'''
+
+
+def make_project(root: Path, snippets: dict[str, str], pages: dict[str, str]) -> executor.Settings:
+    for name, source in snippets.items():
+        path = root / "snippets" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source))
+    for name, text in pages.items():
+        path = root / "docs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    (root / "requirements.lock").write_text("torch==2.13.0\n")
+    return executor.Settings(
+        root=root,
+        snippets_dir=root / "snippets",
+        cache_dir=root / ".cache",
+        lock_files=[root / "requirements.lock"],
+        timeout=20,
+        workers=2,
+    )
+
+
+def pages_of(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): p.read_text() for p in (root / "docs").rglob("*.md")}
+
+
+def build(settings: executor.Settings) -> tuple[executor.Report, list[str]]:
+    plan = scan(pages_of(settings.root), settings.root)
+    assert not plan.problems
+    report = executor.run(plan.snippets, settings, progress=lambda message: None)
+    return report, check(plan, report)
+
+
+def test_second_run_is_cached_and_edit_reruns_only_that_snippet(tmp_path: Path) -> None:
+    settings = make_project(
+        tmp_path,
+        {"a.py": PRINTS, "b.py": PRINTS.replace("42", "43")},
+        {"index.md": '{{ output("snippets/a.py") }}\n\n{{ output("snippets/b.py") }}\n'},
+    )
+    first, problems = build(settings)
+    assert problems == []
+    assert sorted(first.executed) == ["snippets/a.py", "snippets/b.py"]
+    assert first.results["snippets/b.py"].stdout == "value = 43\n"
+
+    second, _ = build(settings)
+    assert second.executed == [] and sorted(second.cached) == ["snippets/a.py", "snippets/b.py"]
+
+    (tmp_path / "snippets" / "a.py").write_text(PRINTS.replace("42", "44"))
+    third, _ = build(settings)
+    assert third.executed == ["snippets/a.py"]
+    assert third.results["snippets/a.py"].stdout == "value = 44\n"
+
+
+def test_key_covers_local_imports_and_lock(tmp_path: Path) -> None:
+    settings = make_project(
+        tmp_path,
+        {"helper.py": "VALUE = 1\n", "main.py": "from helper import VALUE\nprint(VALUE)\n"},
+        {"index.md": '{{ output("snippets/main.py") }}\n'},
+    )
+    assert build(settings)[0].results["snippets/main.py"].stdout == "1\n"
+    (tmp_path / "snippets" / "helper.py").write_text("VALUE = 2\n")
+    report, _ = build(settings)
+    assert report.executed == ["snippets/main.py"]
+    assert report.results["snippets/main.py"].stdout == "2\n"
+    (tmp_path / "requirements.lock").write_text("torch==2.13.1\n")
+    assert build(settings)[0].executed == ["snippets/main.py"]
+
+
+def test_raising_snippet_names_page_snippet_line_and_traceback(tmp_path: Path) -> None:
+    source = '''\
+        """Fails."""
+
+
+        def ratio(x):
+            return 1 / x
+
+
+        print(ratio(0))
+        '''
+    settings = make_project(
+        tmp_path, {"boom.py": source}, {"part/page.md": '# P\n\n{{ output("snippets/boom.py") }}\n'}
+    )
+    report, problems = build(settings)
+    assert report.executed == [] and len(problems) == 1
+    message = problems[0]
+    assert message.startswith("docs/part/page.md:3: snippets/boom.py failed at line 5")
+    assert "ZeroDivisionError: division by zero" in message
+    assert 'File "snippets/boom.py", line 8' in message
+
+
+def test_snippet_over_its_time_limit_fails_with_the_line_it_was_on(tmp_path: Path) -> None:
+    settings = make_project(
+        tmp_path,
+        {"slow.py": "import time\nprint('start')\nwhile True:\n    time.sleep(0.05)\n"},
+        {"index.md": '{{ output("snippets/slow.py") }}\n'},
+    )
+    settings = executor.Settings(**{**settings.__dict__, "timeout": 1.0})
+    report, problems = build(settings)
+    assert len(report.failures) == 1
+    assert "exceeded the time limit of 1 s while at line 4" in problems[0]
+    assert problems[0].startswith("docs/index.md:1: snippets/slow.py failed at line 4")
+
+
+def test_missing_snippet_and_missing_section_fail_with_page_and_line(tmp_path: Path) -> None:
+    make_project(
+        tmp_path,
+        {"real.py": "# --8<-- [start:body]\nprint(1)\n# --8<-- [end:body]\n"},
+        {
+            "index.md": """\
+            # Page
+
+            ```python
+            --8<-- "snippets/real.py:body"
+            --8<-- "snippets/real.py:nosuch"
+            --8<-- "snippets/gone.py"
+            ```
+
+            {{ output("snippets/absent.py") }}
+            """
+        },
+    )
+    problems = scan(pages_of(tmp_path), tmp_path).problems
+    assert problems == [
+        "docs/index.md:9: output(...) names snippets/absent.py, which does not exist",
+        "docs/index.md:5: includes section 'nosuch' of snippets/real.py, "
+        "which has no '[start:nosuch]' marker",
+        "docs/index.md:6: includes snippets/gone.py, which does not exist",
+    ]
+
+
+FIGURES = '''\
+    """Draws two figures: one shown explicitly, one left open at the end."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1], label="rising")
+    ax.set_title("first")
+    plt.show()
+    fig, ax = plt.subplots()
+    ax.set_title("second")
+    print("drew two")
+    '''
+
+
+def test_figures_are_captured_at_show_and_at_the_end_in_order(tmp_path: Path) -> None:
+    settings = make_project(
+        tmp_path,
+        {"figs.py": FIGURES},
+        {
+            "index.md": '{{ figure("snippets/figs.py", 1, alt="A line rising from 0 to 1") }}\n'
+            '{{ figure("snippets/figs.py", 2, alt="An empty set of axes titled second") }}\n'
+        },
+    )
+    report, problems = build(settings)
+    assert problems == []
+    figures = report.results["snippets/figs.py"].figures
+    assert len(figures) == 2
+    assert ">first<" not in figures[0].light  # text is drawn as paths, so fonts never matter
+    assert "<dc:date>" not in figures[0].light
+    assert figures[0].light != figures[1].light
+    assert "#ffffff" in figures[0].light and "#ffffff" not in figures[0].dark
+
+
+def test_unplaced_and_out_of_range_figures_are_problems(tmp_path: Path) -> None:
+    settings = make_project(
+        tmp_path,
+        {"figs.py": FIGURES},
+        {"index.md": '{{ figure("snippets/figs.py", 3, alt="A figure that does not exist") }}\n'},
+    )
+    _, problems = build(settings)
+    assert "docs/index.md:1: figure 3 of snippets/figs.py, which draws 2 figure(s)" in problems
+    assert any("draws figure 1, which no page places" in p for p in problems)
+    assert any("draws figure 2, which no page places" in p for p in problems)
+
+
+def test_stderr_and_silent_output_are_problems(tmp_path: Path) -> None:
+    settings = make_project(
+        tmp_path,
+        {
+            "warns.py": "import warnings\nwarnings.warn('careful')\nprint(1)\n",
+            "quiet.py": "x = 1\n",
+        },
+        {"index.md": '{{ output("snippets/warns.py") }}\n{{ output("snippets/quiet.py") }}\n'},
+    )
+    _, problems = build(settings)
+    assert any(p.startswith("docs/index.md:1: snippets/warns.py wrote to stderr") for p in problems)
+    assert "docs/index.md:2: output(...) of snippets/quiet.py, which prints nothing" in problems
+
+
+def test_svg_output_is_byte_identical_across_clean_runs(tmp_path: Path) -> None:
+    runs = []
+    for name in ("one", "two"):
+        settings = make_project(
+            tmp_path / name,
+            {"figs.py": FIGURES},
+            {
+                "index.md": '{{ figure("snippets/figs.py", 1, alt="A line rising from 0 to 1") }}\n'
+                '{{ figure("snippets/figs.py", 2, alt="Empty axes titled second here") }}\n'
+            },
+        )
+        runs.append(build(settings)[0].results["snippets/figs.py"].figures)
+    assert runs[0] == runs[1]
+
+
+def test_dark_variant_maps_greys_and_lightens_the_colour_cycle() -> None:
+    svg = 'style="fill: #ffffff; stroke: #000000" stroke="#b0b0b0" fill="#1f77b4" other="#123456"'
+    dark = dark_variant(svg)
+    assert "#ffffff" not in dark and "#000000" not in dark and "#b0b0b0" not in dark
+    assert "#1e2029" in dark  # the page background of the slate scheme
+    assert "#1f77b4" not in dark and "#123456" in dark
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{{ output("a.py", "b.py") }}', "usage: {{ output"),
+        ('{{ figure("a.py", 1) }}', "usage: {{ figure"),
+        ('{{ figure("a.py", 0, alt="four words of alt") }}', "numbered from 1"),
+        ('{{ figure("a.py", 1, alt="too short") }}', "alt text must say"),
+        ('{{ plot("a.py") }}', "unknown directive 'plot'"),
+        ("{{ output(snippets/a.py) }}", "quote the snippet path"),
+        ('{{ output("a.py" }}', "cannot parse directive"),
+    ],
+)
+def test_malformed_directives_are_rejected_with_their_line(line: str, reason: str) -> None:
+    with pytest.raises(DirectiveSyntaxError) as caught:
+        parse_page(f"# Page\n\n{line}\n", "docs/page.md")
+    assert str(caught.value).startswith("docs/page.md:3: ")
+    assert reason in str(caught.value)
+
+
+def test_directives_in_code_fences_are_inert_and_indentation_is_kept(tmp_path: Path) -> None:
+    text = textwrap.dedent(
+        """\
+        ````markdown
+        {{ output("snippets/not-run.py") }}
+        ````
+
+        === "Tab"
+
+            {{ output("snippets/a.py") }}
+        """
+    )
+    directives, _ = parse_page(text, "docs/index.md")
+    assert [(d.snippet, d.where.line) for d in directives] == [("snippets/a.py", 7)]
+    settings = make_project(tmp_path, {"a.py": PRINTS}, {"index.md": text})
+    report, _ = build(settings)
+    expanded = expand(text, "index.md", report.results).splitlines()
+    assert expanded[1] == '{{ output("snippets/not-run.py") }}'
+    assert expanded[6] == '    ```text title="Output"'
+    assert expanded[7] == "    value = 42"
+
+
+def test_a_fully_cached_run_does_not_import_torch(tmp_path: Path) -> None:
+    settings = make_project(
+        tmp_path, {"a.py": PRINTS}, {"index.md": '{{ output("snippets/a.py") }}\n'}
+    )
+    build(settings)
+    probe = textwrap.dedent(
+        f"""\
+        import sys
+        from docs_exec.__main__ import main
+        code = main(["run", "--root", {str(tmp_path)!r}, "--cache", ".cache"])
+        print(code, "torch" in sys.modules, "matplotlib" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "0 False False"
+    assert "0 executed, 1 cached" in done.stdout
