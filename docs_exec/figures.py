@@ -7,39 +7,93 @@ import re
 
 from .store import Figure
 
+LIGHT_BACKGROUND = (255, 255, 255)
 # Material's slate scheme: page background hsl(232, 15%, 14%) and a light foreground.
 DARK_BACKGROUND = (30, 32, 41)
 DARK_FOREGROUND = (226, 228, 236)
-# matplotlib's tab10 cycle, lightened for a dark background so lines keep a 3:1 contrast.
-DARK_CYCLE = {
-    "#1f77b4": "#6cb4ee",
-    "#ff7f0e": "#ffa552",
-    "#2ca02c": "#5fd35f",
-    "#d62728": "#ff6b6b",
-    "#9467bd": "#c39bec",
-    "#8c564b": "#c89486",
-    "#e377c2": "#f5a3dc",
-    "#7f7f7f": "#b4b4b4",
-    "#bcbd22": "#dcdd4a",
-    "#17becf": "#5fe0ee",
-}
+# matplotlib's default colour cycle (tab10) and base colours that snippets name ("C0", "red").
+NAMED = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#0000ff",
+    "#008000",
+    "#ff0000",
+    "#00bfbf",
+    "#bf00bf",
+    "#bfbf00",
+    "#ffa500",
+]
+MIN_CONTRAST = 3.0  # WCAG 2.2, 1.4.11: graphical objects against their background
 RC = {"svg.hashsalt": "docs-exec", "svg.fonttype": "path", "svg.image_inline": True}
 HEX = re.compile(r"#[0-9a-fA-F]{6}\b")
+
+RGB = tuple[int, int, int]
+
+
+def _rgb(colour: str) -> RGB:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def _hex(rgb: tuple[float, float, float]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*(round(channel) for channel in rgb))
+
+
+def luminance(rgb: RGB) -> float:
+    """Relative luminance as WCAG defines it."""
+    linear = [(c / 255) / 12.92 if c <= 10 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first: RGB, second: RGB) -> float:
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def _legible(colour: str, background: RGB) -> str:
+    """Mix a data colour toward black or white just enough to reach MIN_CONTRAST on background."""
+    rgb = _rgb(colour)
+    target = (0, 0, 0) if luminance(background) > 0.5 else (255, 255, 255)
+    for step in range(21):
+        share = step / 20
+        mixed = tuple(c + (t - c) * share for c, t in zip(rgb, target, strict=True))
+        if contrast(tuple(round(c) for c in mixed), background) >= MIN_CONTRAST:  # type: ignore[arg-type]
+            return _hex(mixed)
+    return _hex(target)
+
+
+LIGHT_MAP = {colour: _legible(colour, LIGHT_BACKGROUND) for colour in NAMED}
+DARK_MAP = {colour: _legible(colour, DARK_BACKGROUND) for colour in NAMED}
+
+
+def _light(match: re.Match[str]) -> str:
+    colour = match.group(0).lower()
+    return LIGHT_MAP.get(colour, colour)
 
 
 def _dark(match: re.Match[str]) -> str:
     colour = match.group(0).lower()
-    if colour in DARK_CYCLE:
-        return DARK_CYCLE[colour]
-    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    if colour in DARK_MAP:
+        return DARK_MAP[colour]
+    red, green, blue = _rgb(colour)
     if not red == green == blue:
         return colour
     # Greys are mapped linearly so that white becomes the page and black the text colour.
     ink = 1 - red / 255
-    mixed = (
-        round(b + (f - b) * ink) for b, f in zip(DARK_BACKGROUND, DARK_FOREGROUND, strict=True)
+    return _hex(
+        tuple(b + (f - b) * ink for b, f in zip(DARK_BACKGROUND, DARK_FOREGROUND, strict=True))
     )
-    return "#{:02x}{:02x}{:02x}".format(*mixed)
+
+
+def light_variant(svg: str) -> str:
+    return HEX.sub(_light, svg)
 
 
 def dark_variant(svg: str) -> str:
@@ -50,8 +104,8 @@ def to_svg(figure: object) -> Figure:
     """Both colour-scheme variants of one figure; no date, fixed ids, text drawn as paths."""
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None})  # type: ignore[attr-defined]
-    light = buffer.getvalue()
-    return Figure(light=light, dark=dark_variant(light))
+    drawn = buffer.getvalue()
+    return Figure(light=light_variant(drawn), dark=dark_variant(drawn))
 
 
 def capture_open_figures() -> list[Figure]:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--device",
         default="cpu",
-        help="torch device for the per-snippet checks (cpu or cuda); published outputs always come from cpu",
+        help="torch device for the snippet checks (cpu, cuda); published outputs come from cpu",
     )
 
 
@@ -20,3 +27,18 @@ def device(request: pytest.FixtureRequest) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         pytest.fail(f"--device {name} was asked for but torch.cuda.is_available() is False")
     return torch.device(name)
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`mkdocs build --strict` of the real site into a temporary folder; fills the cache."""
+    site = tmp_path_factory.mktemp("site")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "mkdocs"), "build", "--strict", "-d", str(site)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert done.returncode == 0, f"strict build failed:\n{done.stdout}\n{done.stderr}"
+    return site

@@ -11,7 +11,7 @@ import pytest
 
 from docs_exec import executor
 from docs_exec.directives import DirectiveSyntaxError, parse_page
-from docs_exec.figures import dark_variant
+from docs_exec.figures import contrast, dark_variant, light_variant
 from docs_exec.project import check, scan
 from docs_exec.render import expand
 
@@ -222,12 +222,21 @@ def test_svg_output_is_byte_identical_across_clean_runs(tmp_path: Path) -> None:
     assert runs[0] == runs[1]
 
 
-def test_dark_variant_maps_greys_and_lightens_the_colour_cycle() -> None:
-    svg = 'style="fill: #ffffff; stroke: #000000" stroke="#b0b0b0" fill="#1f77b4" other="#123456"'
+def test_both_variants_keep_data_colours_legible_and_dark_remaps_greys() -> None:
+    cycle = [
+        f"#{c}" for c in "1f77b4 ff7f0e 2ca02c d62728 9467bd 8c564b e377c2 bcbd22 17becf".split()
+    ]
+    svg = 'style="fill: #ffffff; stroke: #000000" stroke="#b0b0b0" ' + " ".join(cycle)
     dark = dark_variant(svg)
     assert "#ffffff" not in dark and "#000000" not in dark and "#b0b0b0" not in dark
-    assert "#1e2029" in dark  # the page background of the slate scheme
-    assert "#1f77b4" not in dark and "#123456" in dark
+    assert "#1e2029" in dark  # white becomes the page background of the slate scheme
+    for colour in cycle:
+        for variant, background in ((light_variant, (255, 255, 255)), (dark_variant, (30, 32, 41))):
+            mapped = variant(colour)
+            rgb = tuple(int(mapped[i : i + 2], 16) for i in (1, 3, 5))
+            assert contrast(rgb, background) >= 3.0, (colour, mapped)
+    assert light_variant("#ff7f0e") != "#ff7f0e"  # tab:orange is 2.9:1 on white before mixing
+    assert light_variant("#123456") == "#123456"  # colours a snippet chose itself are kept
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,165 @@
+"""Every page in a real Chromium, light and dark: loads, renders math and figures, passes axe."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from sitecheck import DOCS
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PAGES = sorted(
+    ""
+    if path.name == "index.md" and path.parent == DOCS
+    else path.relative_to(DOCS).with_suffix("").as_posix() + "/"
+    for path in DOCS.rglob("*.md")
+)
+# Forces lazy images to load, then reports what a reader would see on the page.
+INSPECT = """async () => {
+  const visible = el => el.offsetParent !== null;
+  const images = [...document.querySelectorAll("article img")];
+  for (const img of images.filter(visible)) { img.loading = "eager"; }
+  await Promise.all(images.filter(visible).map(img => img.decode().catch(() => null)));
+  const math = [...document.querySelectorAll(".arithmatex")];
+  return {
+    scheme: document.body.getAttribute("data-md-color-scheme"),
+    math: math.length,
+    unrendered: math.filter(el => !el.querySelector(".katex"))
+      .map(el => el.textContent.slice(0, 80)),
+    katexErrors: document.querySelectorAll(".katex-error").length,
+    rawTex: /\\\\\\(|\\\\\\[|\\$\\$/.test(document.querySelector("article").innerText),
+    brokenImages: images.filter(visible).filter(img => !(img.complete && img.naturalWidth > 0))
+      .map(img => img.getAttribute("src")),
+    missingAlt: images.filter(img => !(img.getAttribute("alt") || "").trim())
+      .map(img => img.getAttribute("src")),
+    codeBlocks: document.querySelectorAll("article pre > code").length,
+    copyButtons: document.querySelectorAll("article .md-clipboard").length,
+  };
+}"""
+
+
+@pytest.fixture(scope="session")
+def site_url(built_site: Path) -> Iterator[str]:
+    handler = functools.partial(QuietHandler, directory=str(built_site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not shutil.which(CHROMIUM):
+        reason = f"{CHROMIUM} is missing: apt-get install chromium"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI must run the browser tests)")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """A page opened in a fresh context, with every request, failure and console error recorded."""
+
+    def __init__(self, browser: object, url: str, scheme: str) -> None:
+        self.context = browser.new_context(color_scheme=scheme)  # type: ignore[attr-defined]
+        self.page = self.context.new_page()
+        self.requests: list[str] = []
+        self.failures: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on(
+            "response",
+            lambda r: self.failures.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+        )
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.goto(url, wait_until="networkidle")
+
+    def other_hosts(self, url: str) -> list[str]:
+        home = urlsplit(url).netloc
+        return [r for r in self.requests if urlsplit(r).netloc not in (home, "")]
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("path", PAGES)
+def test_page_loads_renders_and_passes_axe(
+    browser: object, site_url: str, path: str, scheme: str
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    url = site_url + path
+    visit = Visit(browser, url, scheme)
+    try:
+        seen = visit.page.evaluate(INSPECT)
+        assert visit.other_hosts(url) == [], "requests to another host"
+        assert visit.failures == [], "resources that failed to load"
+        assert visit.errors == [], "console errors"
+        assert seen["scheme"] == ("slate" if scheme == "dark" else "default")
+        assert seen["unrendered"] == [] and seen["katexErrors"] == 0 and not seen["rawTex"]
+        assert seen["brokenImages"] == [] and seen["missingAlt"] == []
+        if seen["codeBlocks"]:
+            assert seen["copyButtons"] == seen["codeBlocks"]
+        violations = Axe().run(visit.page).response["violations"]
+        serious = [
+            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
+            for v in violations
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert serious == []
+    finally:
+        visit.close()
+
+
+def test_search_finds_clipping(browser: object, site_url: str) -> None:
+    visit = Visit(browser, site_url, "light")
+    try:
+        visit.page.click("label[for='__search']")
+        visit.page.fill("input.md-search__input", "clipping")
+        visit.page.wait_for_selector(".md-search-result__item", timeout=10_000)
+        assert visit.page.locator(".md-search-result__item").count() > 0
+    finally:
+        visit.close()
+
+
+def test_math_is_rendered_again_after_instant_navigation(browser: object, site_url: str) -> None:
+    visit = Visit(browser, site_url, "light")
+    try:
+        visit.page.click("a[href='foundations/mlp-backprop/']", timeout=10_000)
+        visit.page.wait_for_url("**/foundations/mlp-backprop/")
+        visit.page.wait_for_selector("article .katex", timeout=10_000)
+        seen = visit.page.evaluate(INSPECT)
+        assert seen["math"] > 10 and seen["unrendered"] == []
+        assert visit.errors == []
+    finally:
+        visit.close()

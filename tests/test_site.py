@@ -1,0 +1,136 @@
+"""Site-wide checks: every snippet used, runnable standalone, matching the page; a strict build."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sitecheck import (
+    ROOT,
+    broken_links,
+    external_loads,
+    imported_modules,
+    page_texts,
+    recorded_stdout,
+    same_output,
+    snippet_files,
+)
+
+from docs_exec.project import scan
+
+SNIPPET_NAMES = [path.name for path in snippet_files()]
+ALLOWED_IMPORTS = {"torch", "numpy", "matplotlib"} | set(sys.stdlib_module_names)
+# A page about a library may run it; the snippet then says so on that page.
+EXTRA_IMPORTS = {"transformers": "docs/hands-on/monitoring.md"}
+
+
+def test_every_snippet_has_a_test_and_is_used_by_a_page() -> None:
+    pages = page_texts()
+    plan = scan(pages, ROOT)
+    shown = {include.target for include in plan.includes}
+    run = set(plan.snippets)
+    for name in SNIPPET_NAMES:
+        assert (ROOT / "tests" / f"test_{name}").is_file(), (
+            f"snippets/{name} has no tests/test_{name}"
+        )
+        assert f"snippets/{name}" in shown, f"snippets/{name} is not shown on any page"
+        assert f"snippets/{name}" in run, f"snippets/{name}'s output is not placed on any page"
+
+
+def test_every_include_and_directive_resolves() -> None:
+    assert scan(page_texts(), ROOT).problems == []
+
+
+@pytest.mark.parametrize("name", SNIPPET_NAMES)
+def test_snippet_follows_the_contract(name: str) -> None:
+    path = ROOT / "snippets" / name
+    source = path.read_text(encoding="utf-8")
+    docstring = ast.get_docstring(ast.parse(source))
+    assert isinstance(docstring, str) and "\n" not in docstring.strip(), "one-line docstring"
+    assert 'if __name__ == "__main__":\n    main()' in source
+    assert "def main() -> None:" in source
+    for extra in imported_modules(path) - ALLOWED_IMPORTS:
+        page = EXTRA_IMPORTS.get(extra)
+        assert page and f"snippets/{name}" in (ROOT / page).read_text(), (
+            f"snippets/{name} imports {extra}: snippets use only the standard library, torch, "
+            "numpy and matplotlib"
+        )
+
+
+@pytest.mark.slow
+def test_strict_build_passes_and_links_and_anchors_resolve(built_site: Path) -> None:
+    assert (built_site / "index.html").is_file()
+    assert broken_links(built_site) == []
+
+
+@pytest.mark.slow
+def test_site_loads_nothing_from_another_host(built_site: Path) -> None:
+    assert external_loads(built_site) == []
+    assert (built_site / "assets" / "katex" / "LICENSE").is_file()
+
+
+@pytest.mark.slow
+def test_a_cached_rebuild_imports_neither_torch_nor_matplotlib(
+    built_site: Path, tmp_path: Path
+) -> None:
+    probe = textwrap.dedent(
+        f"""\
+        import sys
+        from mkdocs.commands.build import build
+        from mkdocs.config import load_config
+        build(load_config("mkdocs.yml", site_dir={str(tmp_path)!r}))
+        print("torch" in sys.modules, "matplotlib" in sys.modules)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines()[-1] == "False False"
+
+
+@pytest.fixture(scope="session")
+def standalone_runs(built_site: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Each snippet run as `python snippet.py` from an empty folder, two at a time."""
+
+    def run(name: str) -> subprocess.CompletedProcess:
+        folder = tmp_path_factory.mktemp(name.removesuffix(".py"))
+        env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+        env.pop("PYTHONPATH", None)
+        return subprocess.run(
+            [sys.executable, str(ROOT / "snippets" / name)],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return dict(zip(SNIPPET_NAMES, pool.map(run, SNIPPET_NAMES), strict=True))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SNIPPET_NAMES)
+def test_snippet_runs_standalone_and_prints_what_the_page_shows(
+    name: str, standalone_runs: dict
+) -> None:
+    done = standalone_runs[name]
+    assert done.returncode == 0, done.stderr
+    mismatch = same_output(done.stdout, recorded_stdout(f"snippets/{name}"))
+    assert mismatch is None, mismatch
+
+
+def test_output_comparison_tolerates_only_the_last_digits() -> None:
+    assert same_output("loss 1.2346\n", "loss 1.2345\n") is None
+    assert same_output("loss 1.2348\n", "loss 1.2345\n") is not None
+    assert same_output("dead units: 13\n", "dead units: 12\n") is not None
+    assert same_output("norm 3.1e-05\n", "norm 3.2e-05\n") is None
+    assert same_output("norm 3.1e-05\n", "norm 3.9e-05\n") is not None
+    assert same_output("dead units: 12\n", "dead units: 12\nextra\n") is not None
+    assert same_output("x = nan\n", "x = 1.0\n") is not None
