@@ -16,7 +16,7 @@ from sitecheck import DOCS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -30,7 +30,7 @@ PAGES = sorted(
     if path.name == "index.md" and path.parent == DOCS
     else path.relative_to(DOCS).with_suffix("").as_posix() + "/"
     for path in DOCS.rglob("*.md")
-)
+) + ["404.html"]
 # Forces lazy images to load, then reports what a reader would see on the page.
 INSPECT = """async () => {
   const visible = el => el.offsetParent !== null;
