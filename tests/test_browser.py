@@ -25,12 +25,13 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PAGES = sorted(
-    ""
-    if path.name == "index.md" and path.parent == DOCS
-    else path.relative_to(DOCS).with_suffix("").as_posix() + "/"
-    for path in DOCS.rglob("*.md")
-) + ["404.html"]
+PAGES = [
+    *sorted(
+        "" if path == DOCS / "index.md" else path.relative_to(DOCS).with_suffix("").as_posix() + "/"
+        for path in DOCS.rglob("*.md")
+    ),
+    "404.html",
+]
 # Forces lazy images to load, then reports what a reader would see on the page.
 INSPECT = """async () => {
   const visible = el => el.offsetParent !== null;
