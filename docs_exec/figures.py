@@ -97,7 +97,9 @@ def light_variant(svg: str) -> str:
 
 
 def dark_variant(svg: str) -> str:
-    return HEX.sub(_dark, svg)
+    # matplotlib leaves black text without a fill (SVG's default), so give the root one.
+    foreground = _hex(DARK_FOREGROUND)
+    return HEX.sub(_dark, svg).replace("<svg ", f'<svg fill="{foreground}" ', 1)
 
 
 def to_svg(figure: object) -> Figure:

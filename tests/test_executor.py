@@ -179,6 +179,8 @@ def test_figures_are_captured_at_show_and_at_the_end_in_order(tmp_path: Path) ->
     assert "<dc:date>" not in figures[0].light
     assert figures[0].light != figures[1].light
     assert "#ffffff" in figures[0].light and "#ffffff" not in figures[0].dark
+    # Black text has no fill in matplotlib's SVG: the dark copy must set a light default.
+    assert '<svg fill="#e2e4ec" ' in figures[0].dark and "<svg fill" not in figures[0].light
 
 
 def test_unplaced_and_out_of_range_figures_are_problems(tmp_path: Path) -> None:
