@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from page_weight import measure
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 5
 COPIED = ["docs", "snippets", "mkdocs.yml", "requirements.lock"]
@@ -81,6 +83,8 @@ def main() -> None:
         cached = median_of(RUNS, lambda: build(project)[0])
         cached_counts = counts(build(project)[1])
 
+        weights = measure(project / "site")
+
         edited = sorted((project / "snippets").glob("*.py"))[0]
         edited.write_text(edited.read_text() + "\n# an edit for make bench\n")
         one_edit, log = build(project)
@@ -109,6 +113,7 @@ def main() -> None:
     }
     for name, ok in verdicts.items():
         print(f"  {'meets' if ok else 'MISSES'}: {name}")
+    print("\n".join(weights))
 
 
 if __name__ == "__main__":

@@ -147,5 +147,5 @@ def test_step_size_rule_of_thumb() -> None:
 def test_float32_central_differences_are_too_crude() -> None:
     """Why gradient checks run in float64: at h = 1e-6 float32 rounding swamps the result."""
     w = torch.tensor([-1.5, 1.5], dtype=torch.float32)
-    err32 = (gd.grad_central_difference(gd.toy_loss, w, 1e-6) - torch.tensor([-1.625, 2.25]))
+    err32 = gd.grad_central_difference(gd.toy_loss, w, 1e-6) - torch.tensor([-1.625, 2.25])
     assert err32.abs().max().item() > 1e-2
