@@ -48,23 +48,34 @@ class DirectiveSyntaxError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
+def fence_spans(lines: list[str]) -> list[tuple[int, int]]:
+    """(opening, closing) line indices of each top-level code fence; unclosed ones run on."""
+    spans, opening, open_fence = [], 0, ""
+    for index, line in enumerate(lines):
+        match = FENCE.match(line)
+        if not match:
+            continue
+        fence = match["fence"]
+        if not open_fence:
+            opening, open_fence = index, fence
+        elif (
+            fence[0] == open_fence[0]
+            and len(fence) >= len(open_fence)
+            and not line.strip()[len(fence) :].strip()
+        ):
+            spans.append((opening, index))
+            open_fence = ""
+    if open_fence:
+        spans.append((opening, len(lines) - 1))
+    return spans
+
+
 def lines_with_fences(text: str) -> Iterator[tuple[int, str, bool]]:
     """Yield (line number, line, inside a code fence) so examples in code blocks stay inert."""
-    open_fence = ""
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = FENCE.match(line)
-        if match:
-            fence = match["fence"]
-            if not open_fence:
-                open_fence = fence
-                yield number, line, True
-                continue
-            closes = fence[0] == open_fence[0] and len(fence) >= len(open_fence)
-            if closes and not line.strip()[len(fence) :].strip():
-                open_fence = ""
-                yield number, line, True
-                continue
-        yield number, line, bool(open_fence)
+    lines = text.splitlines()
+    fenced = {i for start, end in fence_spans(lines) for i in range(start, end + 1)}
+    for index, line in enumerate(lines):
+        yield index + 1, line, index in fenced
 
 
 def parse_call(body: str, where: Location) -> Directive:

@@ -15,8 +15,8 @@ from mkdocs.structure.pages import Page
 
 from . import executor
 from .errors import BuildError
-from .project import DEFAULTS, check, figure_path, scan
-from .render import expand
+from .project import DEFAULTS, check, scan, site_files
+from .render import add_downloads, expand
 
 log = logging.getLogger("mkdocs.plugins.docs_exec")
 
@@ -56,17 +56,13 @@ class DocsExecPlugin(BasePlugin[DocsExecConfig]):
         if problems:
             raise PluginError(str(BuildError(problems)))
         log.info(f"docs-exec: {report.summary()}")
-        for snippet, result in sorted(report.results.items()):
-            for number, figure in enumerate(result.figures, start=1):
-                for scheme, svg in (("light", figure.light), ("dark", figure.dark)):
-                    files.append(
-                        File.generated(config, figure_path(snippet, number, scheme), content=svg)
-                    )
+        for path, content in site_files(plan, report, self.root).items():
+            files.append(File.generated(config, path, content=content))
         self.results = report.results
         return files
 
     def on_page_markdown(self, markdown: str, page: Page, **kwargs: object) -> str:
-        return expand(markdown, page.file.src_uri, self.results)
+        return add_downloads(expand(markdown, page.file.src_uri, self.results), page.file.src_uri)
 
     def on_serve(self, server, config: MkDocsConfig, builder):
         server.watch(str(self.settings.snippets_dir))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .directives import Directive, DirectiveSyntaxError, Include, check_include, parse_page
+from .downloads import download_path, notebook, script
 from .executor import Report
 
 DEFAULTS = {
@@ -96,3 +97,18 @@ def check(plan: Plan, report: Report) -> list[str]:
 def figure_path(snippet: str, number: int, scheme: str) -> str:
     """Where a figure lands in the built site, relative to the docs root."""
     return f"figures/{PurePosixPath(snippet).stem}-{number}-{scheme}.svg"
+
+
+def site_files(plan: Plan, report: Report, root: Path) -> dict[str, str]:
+    """Files the build adds to the site, by path from the docs root: every figure in both
+    schemes, and each included snippet as a download (script and notebook)."""
+    files = {}
+    for snippet, result in sorted(report.results.items()):
+        for number, figure in enumerate(result.figures, start=1):
+            files[figure_path(snippet, number, "light")] = figure.light
+            files[figure_path(snippet, number, "dark")] = figure.dark
+    for snippet in sorted({i.target for i in plan.includes if i.target.startswith("snippets/")}):
+        source = (root / snippet).read_text(encoding="utf-8")
+        files[download_path(snippet, ".py")] = script(source)
+        files[download_path(snippet, ".ipynb")] = notebook(source, snippet)
+    return files

@@ -5,8 +5,10 @@ from __future__ import annotations
 import html
 import posixpath
 import re
+from pathlib import PurePosixPath
 
-from .directives import DIRECTIVE, lines_with_fences, parse_call
+from .directives import DIRECTIVE, INCLUDE, fence_spans, lines_with_fences, parse_call
+from .downloads import download_path
 from .errors import Location
 from .project import figure_path
 from .store import Result
@@ -57,3 +59,32 @@ def expand(markdown: str, page: str, results: dict[str, Result]) -> str:
             block = _figure(result, directive.figure, directive.alt, page)
         out += [match["indent"] + piece if piece else "" for piece in block]
     return "\n".join(out) + "\n"
+
+
+def add_downloads(markdown: str, page: str) -> str:
+    """Under the first block on the page that shows each snippet (whole-file blocks first), add
+    links to download the script and the notebook made from it."""
+    lines = markdown.split("\n")
+    chosen: dict[str, tuple[int, bool, str]] = {}
+    for start, end in fence_spans(lines):
+        for line in lines[start + 1 : end]:
+            include = INCLUDE.match(line)
+            if not include:
+                continue
+            target, _, section = include["target"].partition(":")
+            if not target.startswith("snippets/"):
+                continue
+            whole = not section
+            if target not in chosen or (whole and not chosen[target][1]):
+                indent = re.match(r"[ \t]*", lines[start])[0]  # type: ignore[index]
+                chosen[target] = (end, whole, indent)
+    for target, (end, _, indent) in sorted(chosen.items(), key=lambda item: -item[1][0]):
+        folder = posixpath.dirname(page) or "."
+        links = []
+        for suffix, label in ((".py", "Download {}"), (".ipynb", "Open as a notebook ({})")):
+            name = PurePosixPath(download_path(target, suffix)).name
+            href = posixpath.relpath(download_path(target, suffix), folder)
+            links.append(f'[{label.format(name)}]({href}){{ download="{name}" }}')
+        paragraph = [indent + " · ".join(links), indent + "{: .exec-downloads }"]
+        lines[end + 1 : end + 1] = ["", *paragraph]
+    return "\n".join(lines)
