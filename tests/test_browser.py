@@ -51,7 +51,7 @@ INSPECT = """async () => {
     missingAlt: images.filter(img => !(img.getAttribute("alt") || "").trim())
       .map(img => img.getAttribute("src")),
     codeBlocks: document.querySelectorAll("article pre > code").length,
-    copyButtons: document.querySelectorAll("article .md-clipboard").length,
+    copyButtons: document.querySelectorAll("article .md-code__button[data-md-type=copy]").length,
   };
 }"""
 

@@ -9,4 +9,14 @@ document$.subscribe(({ body }) => {
     ],
     throwOnError: false,
   });
+  // A wide equation scrolls sideways; keyboard users need to be able to focus it to scroll.
+  for (const block of body.querySelectorAll("div.arithmatex")) {
+    if (block.scrollWidth > block.clientWidth) {
+      block.setAttribute("tabindex", "0");
+      block.setAttribute("role", "group");
+      block.setAttribute("aria-label", "equation, scrolls sideways");
+    }
+  }
+  // Material's search overlay is a dialog without a name.
+  document.querySelector(".md-search")?.setAttribute("aria-label", "Search");
 });
