@@ -1,0 +1,99 @@
+"""Checks for snippets/activation_derivatives.py: every derivative by hand == autograd."""
+
+from __future__ import annotations
+
+import math
+
+import activation_derivatives as ad
+import pytest
+import torch
+import torch.nn.functional as F
+
+NAMES = list(ad.ACTIVATIONS)
+
+
+def test_all_eight_activations_are_covered() -> None:
+    assert NAMES == ["sigmoid", "tanh", "ReLU", "Leaky ReLU", "ELU", "SELU", "GELU", "SiLU"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hand_derivative_equals_autograd(name: str, device: torch.device) -> None:
+    f, f_prime = ad.ACTIVATIONS[name]
+    x = torch.arange(-8000, 8001, dtype=torch.float64, device=device) / 1000  # includes 0
+    torch.testing.assert_close(f_prime(x), ad.autograd_derivative(f, x), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hand_derivative_equals_central_differences(name: str) -> None:
+    """An autograd-free check, away from the kink at 0."""
+    f, f_prime = ad.ACTIVATIONS[name]
+    x = torch.linspace(-6, 6, 1201, dtype=torch.float64)
+    x = x[x.abs() > 1e-3]
+    h = 1e-6
+    numeric = (f(x + h) - f(x - h)) / (2 * h)
+    torch.testing.assert_close(f_prime(x), numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_autograd_derivative_helper_on_a_known_function() -> None:
+    x = torch.linspace(-2, 2, 9, dtype=torch.float64)
+    torch.testing.assert_close(ad.autograd_derivative(lambda v: v**3, x), 3 * x**2)
+
+
+def test_selu_constants_are_torchs() -> None:
+    one = torch.tensor([1.0], dtype=torch.float64)
+    assert float(F.selu(one)) == pytest.approx(ad.SELU_SCALE, rel=1e-7)
+    very_negative = torch.tensor([-50.0], dtype=torch.float64)
+    assert float(F.selu(very_negative)) == pytest.approx(-ad.SELU_SCALE * ad.SELU_ALPHA, rel=1e-7)
+
+
+def test_values_at_zero_quoted_on_the_page() -> None:
+    zero = torch.zeros(1, dtype=torch.float64)
+    expected = {"sigmoid": 0.25, "tanh": 1.0, "ReLU": 0.0, "Leaky ReLU": 0.01, "ELU": 1.0,
+                "SELU": ad.SELU_SCALE * ad.SELU_ALPHA, "GELU": 0.5, "SiLU": 0.5}
+    for name, value in expected.items():
+        assert float(ad.ACTIVATIONS[name][1](zero)) == pytest.approx(value, abs=1e-12)
+    assert abs(ad.SELU_SCALE * ad.SELU_ALPHA - 1.7581) < 5e-5
+    assert abs(ad.SELU_SCALE - 1.0507) < 5e-5
+    assert abs(ad.SELU_ALPHA - 1.6733) < 5e-5
+
+
+def test_gelu_derivative_peaks_at_sqrt2() -> None:
+    """GELU''(x) = phi(x) (2 - x^2) = 0 at r = sqrt(2), where GELU'(r) = Phi(r) + r phi(r)."""
+    peak = math.sqrt(2)
+    value = 0.5 * (1 + math.erf(1.0)) + math.sqrt(2) * math.exp(-1) / math.sqrt(2 * math.pi)
+    assert float(ad.gelu_prime(torch.tensor(peak, dtype=torch.float64))) == pytest.approx(value)
+    x = torch.linspace(-10, 10, 200_001, dtype=torch.float64)
+    g = ad.gelu_prime(x)
+    assert float(x[g.argmax()]) == pytest.approx(peak, abs=1e-4)
+    assert value == pytest.approx(1.1289, abs=5e-5)
+    assert float(g.min()) == pytest.approx(1 - value, abs=1e-8)  # GELU'(x) + GELU'(-x) = 1
+
+
+def _bisect(f, lo: float, hi: float) -> float:
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if f(lo) * f(mid) > 0 else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def test_silu_derivative_peak() -> None:
+    """SiLU''(x) = s (1 - s) (2 + x (1 - 2 s)) with s = sigmoid(x): root near 2.3994."""
+    def second(x: float) -> float:
+        s = 1 / (1 + math.exp(-x))
+        return s * (1 - s) * (2 + x * (1 - 2 * s))
+
+    peak = _bisect(second, 1.0, 4.0)
+    value = float(ad.silu_prime(torch.tensor(peak, dtype=torch.float64)))
+    assert peak == pytest.approx(2.3994, abs=5e-5)
+    assert value == pytest.approx(1.0998, abs=5e-5)
+    x = torch.tensor([-peak, peak], dtype=torch.float64)
+    assert float(ad.silu_prime(x).sum()) == pytest.approx(1.0)  # SiLU'(x) + SiLU'(-x) = 1
+    assert 1 - value == pytest.approx(-0.0998, abs=5e-5)
+
+
+def test_only_smooth_relu_variants_have_derivative_above_one() -> None:
+    x = torch.arange(-5000, 5001, dtype=torch.float64) / 1000
+    for name in ["sigmoid", "tanh", "ReLU", "Leaky ReLU", "ELU"]:
+        assert float(ad.ACTIVATIONS[name][1](x).max()) <= 1.0
+    for name in ["SELU", "GELU", "SiLU"]:
+        assert float(ad.ACTIVATIONS[name][1](x).max()) > 1.0
