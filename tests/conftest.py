@@ -11,6 +11,9 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
+# One thread, as in the build's workers: the same rounding as the published outputs, and no
+# oversubscription when the site tests run snippets in parallel processes beside pytest.
+torch.set_num_threads(1)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

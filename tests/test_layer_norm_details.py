@@ -1,0 +1,131 @@
+"""Checks for snippets/layer_norm_details.py: exact LayerNorm, its backward, scale invariance."""
+
+from __future__ import annotations
+
+import math
+
+import layer_norm_details as lnd
+import pytest
+import torch
+from torch import nn
+
+EPS = 1e-5
+D = 16
+
+
+def test_torch_layer_norm_default_eps_and_formula(device):
+    assert nn.LayerNorm(8).eps == EPS
+    torch.manual_seed(0)
+    x = torch.randn(3, 7, D, dtype=torch.float64, device=device)
+    ref = torch.nn.functional.layer_norm(x, (D,))
+    torch.testing.assert_close(lnd.layer_norm_torch_formula(x), ref, rtol=0, atol=1e-12)
+    # the two variants are different functions: they do not match torch
+    assert (lnd.layer_norm_std_plus_eps(x) - ref).abs().max() > 1e-7
+    assert (lnd.layer_norm_unbiased_var(x) - ref).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("s", [1.0, 1e-1, 1e-2, 1e-3])
+def test_output_std_of_each_variant_matches_closed_form(s, device):
+    """Rows with biased std s: output std s/sqrt(s^2+eps), s/(s+eps), s/sqrt(s^2 D/(D-1)+eps)."""
+    torch.manual_seed(1)
+    x = lnd.rows_with_std(5, D, s, device=device)
+    torch.testing.assert_close(
+        x.std(dim=-1, unbiased=False), torch.full((5,), s, dtype=torch.float64, device=device)
+    )
+    closed = {
+        lnd.layer_norm_torch_formula: s / math.sqrt(s**2 + EPS),
+        lnd.layer_norm_std_plus_eps: s / (s + EPS),
+        lnd.layer_norm_unbiased_var: s / math.sqrt(s**2 * D / (D - 1) + EPS),
+    }
+    for f, expected in closed.items():
+        got = f(x).std(dim=-1, unbiased=False)
+        torch.testing.assert_close(got, torch.full_like(got, expected), rtol=1e-9, atol=0)
+
+
+def test_numbers_quoted_on_the_page():
+    """Quoted output stds (D = 16): derived from the closed forms, to 4 decimals."""
+
+    def torch_ln(s):
+        return s / math.sqrt(s**2 + EPS)
+
+    def unbiased(s):
+        return s / math.sqrt(s**2 * D / (D - 1) + EPS)
+
+    assert f"{torch_ln(1e-2):.4f}" == "0.9535"
+    assert f"{torch_ln(1e-3):.4f}" == "0.3015"
+    assert f"{1e-2 / (1e-2 + EPS):.4f}" == "0.9990"
+    assert f"{1e-3 / (1e-3 + EPS):.4f}" == "0.9901"
+    assert f"{unbiased(1.0):.4f}" == "0.9682"
+    assert f"{math.sqrt((D - 1) / D):.4f}" == "0.9682"
+
+
+@pytest.mark.parametrize("shape", [(1, 4), (8, 16), (2, 5, 32)])
+def test_backward_by_hand_equals_autograd(shape, device):
+    torch.manual_seed(2)
+    d = shape[-1]
+    x = (3 * torch.randn(shape, dtype=torch.float64, device=device)).requires_grad_()
+    gamma = torch.rand(d, dtype=torch.float64, device=device, requires_grad=True)
+    beta = torch.randn(d, dtype=torch.float64, device=device, requires_grad=True)
+    grad_y = torch.randn(shape, dtype=torch.float64, device=device)
+    torch.nn.functional.layer_norm(x, (d,), gamma, beta, eps=EPS).backward(grad_y)
+    gx, gg, gb = lnd.layer_norm_backward(x.detach(), gamma.detach(), grad_y)
+    torch.testing.assert_close(gx, x.grad, rtol=0, atol=1e-12)
+    torch.testing.assert_close(gg, gamma.grad, rtol=0, atol=1e-12)
+    torch.testing.assert_close(gb, beta.grad, rtol=0, atol=1e-12)
+
+
+def test_gradcheck_variants_float64():
+    torch.manual_seed(3)
+    x = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+    for f in (
+        lnd.layer_norm_torch_formula,
+        lnd.layer_norm_std_plus_eps,
+        lnd.layer_norm_unbiased_var,
+    ):
+        assert torch.autograd.gradcheck(f, (x,))
+
+
+def test_gradient_has_no_component_along_ones_or_x_hat(device):
+    """Row sums are exactly zero; <dL/dx, x_hat> is zero when eps = 0."""
+    torch.manual_seed(4)
+    x = torch.randn(8, D, dtype=torch.float64, device=device)
+    gamma = torch.rand(D, dtype=torch.float64, device=device)
+    grad_y = torch.randn(8, D, dtype=torch.float64, device=device)
+    gx, _, _ = lnd.layer_norm_backward(x, gamma, grad_y)
+    assert gx.sum(dim=-1).abs().max() < 1e-12
+    gx0, _, _ = lnd.layer_norm_backward(x, gamma, grad_y, eps=0.0)
+    x_hat = lnd.layer_norm_torch_formula(x, eps=0.0)
+    assert (gx0 * x_hat).sum(dim=-1).abs().max() < 1e-12
+    # with eps > 0 the cosine is small but not zero: the page prints it
+    cos = (gx * x_hat).sum(-1) / (gx.norm(dim=-1) * x_hat.norm(dim=-1))
+    assert cos.abs().max() < 1e-3
+
+
+def test_scale_invariance_divides_gradient_by_c(device):
+    """LN(x (cW)^T) = LN(x W^T) up to eps, and dL/d(cW) = (1/c) dL/dW (Euler, degree 0)."""
+    torch.manual_seed(5)
+    w, x, target = (torch.randn(n, 32, dtype=torch.float64, device=device) for n in (32, 64, 64))
+    y1, g1 = lnd.weight_grad_at_scale(w, x, target, 1.0)
+    for c in [0.5, 2.0, 10.0]:
+        y, g = lnd.weight_grad_at_scale(w, x, target, c)
+        assert (y - y1).abs().max() < 1e-4
+        torch.testing.assert_close(g * c, g1, rtol=1e-4, atol=1e-8)
+    cos = (g1 * w).sum() / (g1.norm() * w.norm())
+    assert abs(cos.item()) < 1e-4
+
+
+def test_layer_norm_jacobian_closed_form(device):
+    """dx_hat/dx = (1/s) (I - 1 1^T / D - x_hat x_hat^T / D), exactly, eps included."""
+    torch.manual_seed(6)
+    d = 7
+    x = torch.randn(d, dtype=torch.float64, device=device)
+    jac = torch.autograd.functional.jacobian(lnd.layer_norm_torch_formula, x)
+    s = torch.sqrt(x.var(unbiased=False) + EPS)
+    x_hat = (x - x.mean()) / s
+    eye = torch.eye(d, dtype=torch.float64, device=device)
+    expected = (
+        eye
+        - torch.ones(d, d, dtype=torch.float64, device=device) / d
+        - torch.outer(x_hat, x_hat) / d
+    ) / s
+    torch.testing.assert_close(jac, expected, rtol=1e-10, atol=1e-12)
