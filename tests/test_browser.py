@@ -145,7 +145,6 @@ def test_page_loads_renders_and_passes_axe(
 def test_search_finds_clipping(browser: object, site_url: str) -> None:
     visit = Visit(browser, site_url, "light")
     try:
-        visit.page.click("label[for='__search']")
         visit.page.fill("input.md-search__input", "clipping")
         visit.page.wait_for_selector(".md-search-result__item", timeout=10_000)
         assert visit.page.locator(".md-search-result__item").count() > 0
@@ -156,7 +155,7 @@ def test_search_finds_clipping(browser: object, site_url: str) -> None:
 def test_math_is_rendered_again_after_instant_navigation(browser: object, site_url: str) -> None:
     visit = Visit(browser, site_url, "light")
     try:
-        visit.page.click("a[href='foundations/mlp-backprop/']", timeout=10_000)
+        visit.page.click("article a[href$='foundations/mlp-backprop/']", timeout=10_000)
         visit.page.wait_for_url("**/foundations/mlp-backprop/")
         visit.page.wait_for_selector("article .katex", timeout=10_000)
         seen = visit.page.evaluate(INSPECT)
