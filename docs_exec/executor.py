@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .keys import cache_key, lock_digest
 from .store import Cache, Figure, Result
-from .worker import PRELOAD, run_snippet
+from .worker import PRELOAD, run_file
 
 Progress = Callable[[str], None]
 
@@ -91,14 +91,20 @@ def _lost_failure(job: _Running, path: Path, timeout: float) -> Failure:
     return Failure(job.snippet, lines[0] if lines else None, text)
 
 
-def run(snippets: list[str], settings: Settings, progress: Progress = print) -> Report:
-    """Bring every snippet's cached result up to date; only snippets whose key changed run."""
+def run(
+    snippets: list[str],
+    settings: Settings,
+    progress: Progress = print,
+    notebooks: tuple[str, ...] = (),
+) -> Report:
+    """Bring every snippet's (and exercise notebook's) cached result up to date; only those whose
+    key changed run. Notebooks run cell by cell and their result carries the executed .ipynb."""
     started = time.perf_counter()
     report = Report()
     cache = Cache(settings.cache_dir)
     locked = lock_digest(settings.lock_files)
     pending: list[tuple[str, str]] = []
-    for snippet in sorted(set(snippets)):
+    for snippet in sorted(set(snippets) | set(notebooks)):
         key = cache_key(settings.root / snippet, settings.snippets_dir, locked)
         hit = cache.load(snippet, key)
         if hit is None:
@@ -112,7 +118,8 @@ def run(snippets: list[str], settings: Settings, progress: Progress = print) -> 
         while pending or running:
             while pending and len(running) < settings.parallel:
                 snippet, key = pending.pop(0)
-                running.append(_start(snippet, key, settings, scratch))
+                kind = "notebook" if snippet in notebooks else "snippet"
+                running.append(_start(snippet, key, kind, settings, scratch))
             ready = wait([job.conn for job in running], timeout=0.25)
             for job in list(running):
                 path = settings.root / job.snippet
@@ -145,6 +152,7 @@ def run(snippets: list[str], settings: Settings, progress: Progress = print) -> 
                         provenance=message["provenance"],
                         seconds=round(message["seconds"], 3),
                         figures=[Figure(light, dark) for light, dark in message["figures"]],
+                        notebook=message["notebook"],
                     )
                     cache.save(result)
                     report.results[job.snippet] = result
@@ -154,14 +162,14 @@ def run(snippets: list[str], settings: Settings, progress: Progress = print) -> 
     return report
 
 
-def _start(snippet: str, key: str, settings: Settings, scratch: str) -> _Running:
+def _start(snippet: str, key: str, kind: str, settings: Settings, scratch: str) -> _Running:
     context = _fork_context()
     receiver, sender = context.Pipe(duplex=False)
     stack_file = os.path.join(scratch, snippet.replace("/", "__") + ".stacks")
     path = str((settings.root / snippet).resolve())
     process = context.Process(
-        target=run_snippet,
-        args=(path, str(settings.root.resolve()), settings.timeout, stack_file, sender),
+        target=run_file,
+        args=(path, kind, str(settings.root.resolve()), settings.timeout, stack_file, sender),
         name=f"docs-exec {snippet}",
     )
     process.start()

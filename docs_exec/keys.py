@@ -40,7 +40,7 @@ def local_modules(snippet: Path, snippets_dir: Path) -> list[Path]:
 def executor_digest() -> str:
     """The version plus the code that shapes a result, so a change to capture re-runs snippets."""
     digest = hashlib.sha256(__version__.encode())
-    for module in ("worker.py", "figures.py"):
+    for module in ("worker.py", "figures.py", "notebooks.py"):
         digest.update((Path(__file__).parent / module).read_bytes())
     return digest.hexdigest()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from mkdocs.config import base
 from mkdocs.config import config_options as c
@@ -15,7 +15,8 @@ from mkdocs.structure.pages import Page
 
 from . import executor
 from .errors import BuildError
-from .project import DEFAULTS, check, scan, site_files
+from .notebooks import clean_page_html
+from .project import DEFAULTS, check, notebook_page, notebook_sources, scan, site_files
 from .render import add_downloads, expand
 
 log = logging.getLogger("mkdocs.plugins.docs_exec")
@@ -23,6 +24,7 @@ log = logging.getLogger("mkdocs.plugins.docs_exec")
 
 class DocsExecConfig(base.Config):
     snippets_dir = c.Type(str, default=DEFAULTS["snippets_dir"])
+    notebooks_dir = c.Type(str, default=DEFAULTS["notebooks_dir"])
     cache_dir = c.Type(str, default=DEFAULTS["cache_dir"])
     lock_files = c.ListOfItems(c.Type(str), default=DEFAULTS["lock_files"])
     timeout = c.Type((int, float), default=DEFAULTS["timeout"])
@@ -49,8 +51,12 @@ class DocsExecPlugin(BasePlugin[DocsExecConfig]):
         plan = scan(pages, self.root)
         if plan.problems:
             raise PluginError(str(BuildError(plan.problems)))
+        notebooks = notebook_sources(self.root, self.config.notebooks_dir)
         report = executor.run(
-            plan.snippets, self.settings, progress=lambda m: log.info(f"docs-exec {m}")
+            plan.snippets,
+            self.settings,
+            progress=lambda m: log.info(f"docs-exec {m}"),
+            notebooks=notebooks,
         )
         problems = check(plan, report)
         if problems:
@@ -58,12 +64,32 @@ class DocsExecPlugin(BasePlugin[DocsExecConfig]):
         log.info(f"docs-exec: {report.summary()}")
         for path, content in site_files(plan, report, self.root).items():
             files.append(File.generated(config, path, content=content))
+        # mkdocs-jupyter (listed after this plugin) renders notebooks that exist on disk.
+        rendered = self.settings.cache_dir / "notebooks"
+        for source in notebooks:
+            target = rendered / notebook_page(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(report.results[source].notebook, encoding="utf-8")
+            files.append(
+                File(
+                    notebook_page(source),
+                    src_dir=str(rendered),
+                    dest_dir=config.site_dir,
+                    use_directory_urls=config.use_directory_urls,
+                )
+            )
         self.results = report.results
         return files
 
     def on_page_markdown(self, markdown: str, page: Page, **kwargs: object) -> str:
         return add_downloads(expand(markdown, page.file.src_uri, self.results), page.file.src_uri)
 
+    def on_page_content(self, html: str, page: Page, **kwargs: object) -> str:
+        if page.file.src_uri.startswith("exercises/") and page.file.src_uri.endswith(".ipynb"):
+            return clean_page_html(html, PurePosixPath(page.file.src_uri).name)
+        return html
+
     def on_serve(self, server, config: MkDocsConfig, builder):
         server.watch(str(self.settings.snippets_dir))
+        server.watch(str(self.root / self.config.notebooks_dir))
         return server

@@ -9,11 +9,13 @@ from pathlib import Path, PurePosixPath
 
 from .directives import Directive, DirectiveSyntaxError, Include, check_include, parse_page
 from .downloads import download_path, notebook, script
+from .errors import Location
 from .executor import Report
 
 DEFAULTS = {
     "docs_dir": "docs",
     "snippets_dir": "snippets",
+    "notebooks_dir": "exercises",
     "cache_dir": ".cache/docs-exec",
     "lock_files": ["requirements.lock"],
     "timeout": 120.0,
@@ -59,7 +61,8 @@ def check(plan: Plan, report: Report) -> list[str]:
         uses[directive.snippet].append(directive)
     problems = []
     for failure in report.failures:
-        where = uses[failure.snippet][0].where
+        used = uses.get(failure.snippet)
+        where = used[0].where if used else Location(failure.snippet, failure.line or 1)
         at = f" at line {failure.line}" if failure.line else ""
         problems.append(
             f"{where}: {failure.snippet} failed{at}:\n{textwrap.indent(failure.traceback, '    ')}"
@@ -112,3 +115,14 @@ def site_files(plan: Plan, report: Report, root: Path) -> dict[str, str]:
         files[download_path(snippet, ".py")] = script(source)
         files[download_path(snippet, ".ipynb")] = notebook(source, snippet)
     return files
+
+
+def notebook_sources(root: Path, notebooks_dir: str) -> tuple[str, ...]:
+    """Exercise notebooks (jupytext percent-format .py files), by path from the project root."""
+    folder = root / notebooks_dir
+    return tuple(p.relative_to(root).as_posix() for p in sorted(folder.glob("*.py")))
+
+
+def notebook_page(source: str) -> str:
+    """Where an exercise notebook lands among the docs files (mkdocs-jupyter renders it)."""
+    return f"exercises/{PurePosixPath(source).stem}.ipynb"

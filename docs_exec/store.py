@@ -22,6 +22,7 @@ class Result:
     provenance: str
     seconds: float
     figures: list[Figure] = field(default_factory=list)
+    notebook: str = ""  # the executed .ipynb, for exercise notebooks
 
     @classmethod
     def from_dict(cls, data: dict) -> Result:

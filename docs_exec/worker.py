@@ -1,6 +1,5 @@
-"""The child side: run one snippet as `__main__` in a fresh process forked from a warm server.
-
-The fork server has torch and matplotlib imported (see executor.py), so each child starts in
+"""The child side: run one snippet (or exercise notebook) in a fresh process forked from a warm
+server that has torch and matplotlib imported (see executor.py), so each child starts in
 milliseconds and no snippet can leak global state (seeds, default dtype, rcParams) into another.
 """
 
@@ -27,19 +26,31 @@ def _provenance() -> str:
     return f"Python {platform.python_version()} · torch {torch.__version__.split('+')[0]} · CPU"
 
 
-def _failure(exc: BaseException, snippet: str, root: str) -> dict:
+def _failure(exc: BaseException, path: str, root: str) -> dict:
     frames = traceback.extract_tb(exc.__traceback__)
-    in_snippet = [frame for frame in frames if os.path.realpath(frame.filename) == snippet]
-    line = in_snippet[-1].lineno if in_snippet else None
-    # Drop the runpy frames above the snippet so the traceback starts where the reader's code does.
-    first = next((i for i, frame in enumerate(frames) if frame in in_snippet), 0)
+    in_file = [frame for frame in frames if os.path.realpath(frame.filename) == path]
+    line = in_file[-1].lineno if in_file else None
+    # Drop the runner's frames above the file so the traceback starts where the reader's code does.
+    first = next((i for i, frame in enumerate(frames) if frame in in_file), 0)
     text = "".join(traceback.format_list(frames[first:]))
     text += "".join(traceback.format_exception_only(type(exc), exc))
     return {"line": line, "traceback": text.replace(root + os.sep, "")}
 
 
-def run_snippet(snippet: str, root: str, timeout: float, stack_file: str, conn: Connection) -> None:
-    """Run `snippet` (an absolute path), send a result dict through `conn`, never raise."""
+def _run_notebook(path: str, take_figures: object) -> str:
+    from .notebooks import execute, parse_percent, to_ipynb
+
+    with open(path, encoding="utf-8") as source:
+        cells = parse_percent(source.read())
+    outputs = execute(cells, path, lambda: [figure.light for figure in take_figures()])  # type: ignore[operator]
+    return to_ipynb(cells, outputs)
+
+
+def run_file(
+    path: str, kind: str, root: str, timeout: float, stack_file: str, conn: Connection
+) -> None:
+    """Run `path` (absolute) as a script or, for kind "notebook", cell by cell; send a result
+    dict through `conn`; never raise."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -50,38 +61,43 @@ def run_snippet(snippet: str, root: str, timeout: float, stack_file: str, conn: 
 
     matplotlib.rcParams.update(RC)
     torch.set_num_threads(1)  # one core per child: outputs don't depend on the machine's core count
-    figures = []
+    shown = []
 
-    def show(*args: object, **kwargs: object) -> None:
-        figures.extend(capture_open_figures())
+    def take_figures() -> list:
+        taken = shown + capture_open_figures()
+        shown.clear()
+        return taken
 
-    plt.show = show
-    sys.argv = [snippet]
-    sys.path.insert(0, os.path.dirname(snippet))
+    plt.show = lambda *args, **kwargs: shown.extend(capture_open_figures())
+    sys.argv = [path]
+    sys.path.insert(0, os.path.dirname(path))
     stdout, stderr = io.StringIO(), io.StringIO()
-    failure = None
+    failure, notebook, figures = None, "", []
     with open(stack_file, "w") as stacks, tempfile.TemporaryDirectory() as scratch:
         os.chdir(scratch)
         faulthandler.dump_traceback_later(timeout, exit=True, file=stacks)
         started = time.perf_counter()
         with redirect_stdout(stdout), redirect_stderr(stderr):
             try:
-                runpy.run_path(snippet, run_name="__main__")
+                if kind == "notebook":
+                    notebook = _run_notebook(path, take_figures)
+                else:
+                    runpy.run_path(path, run_name="__main__")
+                    figures = take_figures()
             except SystemExit as exc:
                 if exc.code not in (None, 0):
-                    failure = _failure(exc, snippet, root)
+                    failure = _failure(exc, path, root)
             except BaseException as exc:
-                failure = _failure(exc, snippet, root)
+                failure = _failure(exc, path, root)
         seconds = time.perf_counter() - started
         faulthandler.cancel_dump_traceback_later()
-        if failure is None:
-            figures.extend(capture_open_figures())
         os.chdir(root)
     conn.send(
         {
             "stdout": stdout.getvalue(),
             "stderr": stderr.getvalue(),
             "figures": [(figure.light, figure.dark) for figure in figures],
+            "notebook": notebook,
             "provenance": _provenance(),
             "seconds": seconds,
             "failure": failure,

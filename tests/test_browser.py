@@ -30,6 +30,7 @@ PAGES = [
         "" if path == DOCS / "index.md" else path.relative_to(DOCS).with_suffix("").as_posix() + "/"
         for path in DOCS.rglob("*.md")
     ),
+    *(f"exercises/{path.stem}/" for path in sorted((DOCS.parent / "exercises").glob("*.py"))),
     "404.html",
 ]
 # Forces lazy images to load, then reports what a reader would see on the page.

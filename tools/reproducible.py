@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ["docs", "snippets", "mkdocs.yml", "requirements.lock"]
+COPIED = ["docs", "snippets", "exercises", "mkdocs.yml", "requirements.lock"]
 
 
 def clean_build(scratch: Path, name: str, workers: int, threads: int) -> Path:

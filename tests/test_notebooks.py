@@ -1,0 +1,128 @@
+"""Exercise notebooks: parsed from percent format, executed cell by cell, errors at the .py line."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+from sitecheck import ROOT
+from test_executor import make_project
+
+from docs_exec import executor
+from docs_exec.notebooks import clean_page_html, parse_percent
+from docs_exec.project import check, notebook_sources, scan
+
+EXERCISE = textwrap.dedent(
+    """\
+    # %% [markdown]
+    # # Exercise: add
+    #
+    # Compute $2 + 3$.
+
+    # %%
+    import matplotlib.pyplot as plt
+    print("start")
+
+    # %% [markdown] tags=["solution"]
+    # ## Worked solution
+
+    # %% tags=["solution"]
+    total = 2 + 3
+    assert total == 5
+    fig, ax = plt.subplots()
+    ax.set_title("sum")
+    plt.show()
+    print(total)
+    """
+)
+
+
+def test_percent_cells_keep_kind_tags_and_source_lines() -> None:
+    cells = parse_percent(EXERCISE)
+    assert [(c.kind, c.tags, c.line) for c in cells] == [
+        ("markdown", [], 2),
+        ("code", [], 7),
+        ("markdown", ["solution"], 11),
+        ("code", ["solution"], 14),
+    ]
+    assert cells[0].source == "# Exercise: add\n\nCompute $2 + 3$."
+
+
+def run_notebooks(root: Path, sources: dict[str, str]) -> tuple[executor.Report, list[str]]:
+    settings = make_project(root, {}, {"index.md": "# Home\n"})
+    for name, text in sources.items():
+        (root / "exercises").mkdir(exist_ok=True)
+        (root / "exercises" / name).write_text(text)
+    notebooks = notebook_sources(root, "exercises")
+    plan = scan({"docs/index.md": "# Home\n"}, root)
+    report = executor.run([], settings, progress=lambda message: None, notebooks=notebooks)
+    return report, check(plan, report)
+
+
+def test_notebook_runs_cell_by_cell_with_outputs_where_they_belong(tmp_path: Path) -> None:
+    report, problems = run_notebooks(tmp_path, {"add.py": EXERCISE})
+    assert problems == []
+    document = nbformat.reads(report.results["exercises/add.py"].notebook, as_version=4)
+    nbformat.validate(document)
+    code = [cell for cell in document.cells if cell.cell_type == "code"]
+    assert code[0].outputs[0]["text"] == "start\n"
+    kinds = [output["output_type"] for output in code[1].outputs]
+    assert kinds == ["stream", "display_data"]  # printed text, then the figure it showed
+    assert code[1].outputs[1]["data"]["image/svg+xml"].lstrip().startswith("<?xml")
+    assert code[1].metadata["tags"] == ["solution"]
+
+
+def test_a_failing_cell_is_reported_at_its_line_in_the_py_file(tmp_path: Path) -> None:
+    broken = EXERCISE.replace("total = 2 + 3", "total = 2 + 3\nassert total == 6, 'wrong sum'")
+    _, problems = run_notebooks(tmp_path, {"add.py": broken})
+    assert len(problems) == 1
+    assert problems[0].startswith("exercises/add.py:15: exercises/add.py failed at line 15")
+    assert "AssertionError: wrong sum" in problems[0]
+
+
+def test_notebook_pages_lose_cdn_scripts_and_gain_a_download_link() -> None:
+    html = (
+        '<script src="https://cdn.example/mathjax/tex-chtml.js"></script>\n'
+        "<script>window.MathJax = {tex: {}};</script>\n"
+        '<div class="jupyter-wrapper">cells</div>'
+    )
+    cleaned = clean_page_html(html, "add.ipynb")
+    assert "https://" not in cleaned and "MathJax" not in cleaned
+    assert cleaned.startswith('<p class="exec-downloads"><a href="add.ipynb" download="add.ipynb">')
+    assert cleaned.endswith('<div class="jupyter-wrapper">cells</div>')
+
+
+EXERCISES = sorted((ROOT / "exercises").glob("*.py"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda path: path.name)
+def test_exercise_runs_top_to_bottom_in_a_fresh_jupyter_kernel(path: Path, tmp_path: Path) -> None:
+    from nbclient import NotebookClient
+
+    from docs_exec.notebooks import to_ipynb
+
+    cells = parse_percent(path.read_text(encoding="utf-8"))
+    code_cells = sum(cell.kind == "code" for cell in cells)
+    document = nbformat.reads(to_ipynb(cells, [[] for _ in range(code_cells)]), as_version=4)
+    assert any("solution" in cell.metadata.get("tags", []) for cell in document.cells)
+    client = NotebookClient(
+        document,
+        kernel_name="python3",
+        timeout=300,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.execute()  # raises CellExecutionError on the first failing cell (a solution's assert)
+    errors = [o for c in document.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert errors == []
+    assert json.loads(nbformat.writes(document))["nbformat"] == 4
+
+
+def test_the_three_exercises_exist_and_are_in_the_nav() -> None:
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert {path.stem for path in EXERCISES} >= {"gradient_flow", "noise_scale", "dashboard"}
+    for path in EXERCISES:
+        assert f"exercises/{path.stem}.ipynb" in nav
