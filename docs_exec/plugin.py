@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from mkdocs.config import base
 from mkdocs.config import config_options as c
@@ -86,7 +86,7 @@ class DocsExecPlugin(BasePlugin[DocsExecConfig]):
 
     def on_page_content(self, html: str, page: Page, **kwargs: object) -> str:
         if page.file.src_uri.startswith("exercises/") and page.file.src_uri.endswith(".ipynb"):
-            return clean_page_html(html, PurePosixPath(page.file.src_uri).name)
+            return clean_page_html(html, page.file.src_uri)
         return html
 
     def on_serve(self, server, config: MkDocsConfig, builder):

@@ -48,8 +48,16 @@ def test_selu_constants_are_torchs() -> None:
 
 def test_values_at_zero_quoted_on_the_page() -> None:
     zero = torch.zeros(1, dtype=torch.float64)
-    expected = {"sigmoid": 0.25, "tanh": 1.0, "ReLU": 0.0, "Leaky ReLU": 0.01, "ELU": 1.0,
-                "SELU": ad.SELU_SCALE * ad.SELU_ALPHA, "GELU": 0.5, "SiLU": 0.5}
+    expected = {
+        "sigmoid": 0.25,
+        "tanh": 1.0,
+        "ReLU": 0.0,
+        "Leaky ReLU": 0.01,
+        "ELU": 1.0,
+        "SELU": ad.SELU_SCALE * ad.SELU_ALPHA,
+        "GELU": 0.5,
+        "SiLU": 0.5,
+    }
     for name, value in expected.items():
         assert float(ad.ACTIVATIONS[name][1](zero)) == pytest.approx(value, abs=1e-12)
     assert abs(ad.SELU_SCALE * ad.SELU_ALPHA - 1.7581) < 5e-5
@@ -78,6 +86,7 @@ def _bisect(f, lo: float, hi: float) -> float:
 
 def test_silu_derivative_peak() -> None:
     """SiLU''(x) = s (1 - s) (2 + x (1 - 2 s)) with s = sigmoid(x): root near 2.3994."""
+
     def second(x: float) -> float:
         s = 1 / (1 + math.exp(-x))
         return s * (1 - s) * (2 + x * (1 - 2 * s))

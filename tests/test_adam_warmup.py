@@ -8,8 +8,11 @@ import pytest
 
 @pytest.fixture(scope="module")
 def runs(device):
-    return {(lr, w): aw.train_adam(lr, w, steps=60, device=device)
-            for lr in (1e-2, 3e-2) for w in (0, 100)}
+    return {
+        (lr, w): aw.train_adam(lr, w, steps=60, device=device)
+        for lr in (1e-2, 3e-2)
+        for w in (0, 100)
+    }
 
 
 def test_first_step_moves_every_live_weight_by_lr(runs) -> None:

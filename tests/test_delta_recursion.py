@@ -24,8 +24,9 @@ def _loss(weights, biases, x, y) -> torch.Tensor:
 
 
 @pytest.mark.parametrize(("depth", "width", "seed"), [(2, 3, 0), (5, 7, 1), (12, 16, 2)])
-def test_deltas_by_hand_equal_autograd(depth: int, width: int, seed: int,
-                                       device: torch.device) -> None:
+def test_deltas_by_hand_equal_autograd(
+    depth: int, width: int, seed: int, device: torch.device
+) -> None:
     weights, biases, x, y = _setup(depth, width, seed, device)
     zs, acts = dr.forward(weights, biases, x)
     deltas = dr.deltas_by_hand(weights, zs, acts[-1], y)
@@ -42,10 +43,12 @@ def test_delta_one_against_central_differences(device: torch.device) -> None:
     zs, acts = dr.forward(weights, biases, x)
     dl_dx = weights[0].T @ dr.deltas_by_hand(weights, zs, acts[-1], y)[0]
     h = 1e-6
-    numeric = torch.stack([
-        (_loss(weights, biases, x + h * e, y) - _loss(weights, biases, x - h * e, y)) / (2 * h)
-        for e in torch.eye(5, dtype=torch.float64, device=device)
-    ])
+    numeric = torch.stack(
+        [
+            (_loss(weights, biases, x + h * e, y) - _loss(weights, biases, x - h * e, y)) / (2 * h)
+            for e in torch.eye(5, dtype=torch.float64, device=device)
+        ]
+    )
     torch.testing.assert_close(dl_dx, numeric, rtol=1e-6, atol=1e-10)
 
 

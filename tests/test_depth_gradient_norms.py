@@ -20,8 +20,11 @@ def page_norms() -> dict[str, list[float]]:
     x = torch.randn(BATCH, WIDTH)
     y = torch.randn(BATCH, 1)
     out = {}
-    for name, build in [("sigmoid", dg.sigmoid_mlp), ("relu", dg.relu_he_mlp),
-                        ("residual", dg.residual_ln_net)]:
+    for name, build in [
+        ("sigmoid", dg.sigmoid_mlp),
+        ("relu", dg.relu_he_mlp),
+        ("residual", dg.residual_ln_net),
+    ]:
         torch.manual_seed(1)
         out[name] = dg.per_layer_grad_norms(build(DEPTH, WIDTH), x, y)
     return out
@@ -50,8 +53,9 @@ def test_per_layer_grad_norms_match_a_manual_backward(device: torch.device) -> N
     y = torch.randn(32, 1, device=device)
     norms = dg.per_layer_grad_norms(model, x, y)
     linears = [m for m in model if isinstance(m, nn.Linear)]
-    grads = torch.autograd.grad(nn.functional.mse_loss(model(x), y),
-                                [m.weight for m in linears[:-1]])
+    grads = torch.autograd.grad(
+        nn.functional.mse_loss(model(x), y), [m.weight for m in linears[:-1]]
+    )
     assert len(norms) == 5
     for n, g in zip(norms, grads, strict=True):
         assert n == pytest.approx(float(g.norm()), rel=1e-5)

@@ -55,8 +55,10 @@ def test_leaky_units_below_zero_still_get_a_gradient(device: torch.device) -> No
 def page_runs() -> dict[str, dict]:
     torch.manual_seed(0)
     x, y = dr.teacher_data(512, 8)
-    return {"relu": dr.experiment(nn.ReLU(), x, y),
-            "leaky": dr.experiment(nn.LeakyReLU(0.01), x, y)}
+    return {
+        "relu": dr.experiment(nn.ReLU(), x, y),
+        "leaky": dr.experiment(nn.LeakyReLU(0.01), x, y),
+    }
 
 
 def test_large_step_kills_many_units(page_runs) -> None:

@@ -13,8 +13,10 @@ IDX = BAD - 1  # list index of the bad step
 @pytest.fixture(scope="module")
 def runs():
     batches = fc.regression_batches(120, 32, bad_step=BAD, gen=torch.Generator().manual_seed(0))
-    return {order: fc.train(batches, order, LR) for order in
-            ["clip_after_step", "clip_before_step", "no_clip"]}
+    return {
+        order: fc.train(batches, order, LR)
+        for order in ["clip_after_step", "clip_before_step", "no_clip"]
+    }
 
 
 def test_clip_after_step_is_exactly_no_clipping(runs) -> None:

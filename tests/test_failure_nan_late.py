@@ -22,8 +22,9 @@ def test_bce_by_hand_is_bce_until_it_saturates(device) -> None:
     torch.manual_seed(0)
     z = 3 * torch.randn(50, dtype=torch.float64, device=device)
     y = (torch.rand(50, device=device) > 0.5).double()
-    torch.testing.assert_close(fl.bce_by_hand(z, y),
-                               nn.functional.binary_cross_entropy_with_logits(z, y))
+    torch.testing.assert_close(
+        fl.bce_by_hand(z, y), nn.functional.binary_cross_entropy_with_logits(z, y)
+    )
     z, y = torch.tensor([20.0], device=device), torch.tensor([1.0], device=device)
     assert torch.isnan(fl.bce_by_hand(z, y))
     assert torch.isfinite(nn.functional.binary_cross_entropy_with_logits(z, y))
@@ -40,8 +41,9 @@ def test_symptom_nan_after_many_steps_and_the_fix() -> None:
     stable = fl.train_logistic(nn.functional.binary_cross_entropy_with_logits, xs, ys)
     step = fl.first_nonfinite(by_hand)
     assert step is not None and step > 100
-    torch.testing.assert_close(torch.tensor(by_hand[: step - 1]), torch.tensor(stable[: step - 1]),
-                               rtol=1e-4, atol=1e-6)  # the same run until the log saturates
+    torch.testing.assert_close(
+        torch.tensor(by_hand[: step - 1]), torch.tensor(stable[: step - 1]), rtol=1e-4, atol=1e-6
+    )  # the same run until the log saturates
     assert fl.first_nonfinite(stable) is None
 
 

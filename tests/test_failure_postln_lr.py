@@ -14,8 +14,12 @@ def runs():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in the snippet: the unstable runs amplify rounding differences
     try:
-        yield {"pre": fp.train_lm(True, 2e-2), "post": fp.train_lm(False, 2e-2),
-               "warm": fp.train_lm(False, 2e-2, warmup=75), "low": fp.train_lm(False, 2e-3)}
+        yield {
+            "pre": fp.train_lm(True, 2e-2),
+            "post": fp.train_lm(False, 2e-2),
+            "warm": fp.train_lm(False, 2e-2, warmup=75),
+            "low": fp.train_lm(False, 2e-3),
+        }
     finally:
         torch.set_num_threads(threads)
 

@@ -20,8 +20,9 @@ def _setup(device):
 def test_fix_reproduces_the_full_batch_gradient(micro, device) -> None:
     model, x, y = _setup(device)
     reference = fz.full_batch_grad(model, x, y)
-    torch.testing.assert_close(fz.accumulate(model, x, y, micro, zero_inside=False), reference,
-                               atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(
+        fz.accumulate(model, x, y, micro, zero_inside=False), reference, atol=1e-6, rtol=1e-5
+    )
 
 
 @pytest.mark.parametrize("micro", [2, 4, 8])

@@ -20,12 +20,18 @@ def test_values_quoted_on_the_page() -> None:
 
 def test_closed_forms() -> None:
     # (bits, exponent bits, stored fraction bits, max exponent)
-    layouts = {torch.float32: (32, 8, 23, 127), torch.float16: (16, 5, 10, 15),
-               torch.bfloat16: (16, 8, 7, 127)}
+    layouts = {
+        torch.float32: (32, 8, 23, 127),
+        torch.float16: (16, 5, 10, 15),
+        torch.bfloat16: (16, 8, 7, 127),
+    }
     for dtype, (bits, e_bits, m_bits, e_max) in layouts.items():
         info = ff.format_info(dtype)
-        assert (info["bits"], info["exponent_bits"], info["mantissa_bits"]) == (bits, e_bits,
-                                                                               m_bits)
+        assert (info["bits"], info["exponent_bits"], info["mantissa_bits"]) == (
+            bits,
+            e_bits,
+            m_bits,
+        )
         assert info["eps"] == 2.0**-m_bits
         assert info["max"] == (2 - 2.0**-m_bits) * 2.0**e_max
         assert info["smallest_normal"] == 2.0 ** (1 - e_max)
@@ -40,6 +46,7 @@ def test_probe_finds_the_smallest_subnormal(dtype) -> None:
 def test_rounding_at_the_edges(device) -> None:
     def cast(v, dt):
         return torch.tensor(v, dtype=torch.float64, device=device).to(dt).item()
+
     tiny16 = 2.0**-24
     assert cast(tiny16, torch.float16) == tiny16
     assert cast(tiny16 / 2, torch.float16) == 0.0  # a tie rounds to even: 0

@@ -13,8 +13,9 @@ def test_fate_in_on_hand_picked_values(device) -> None:
     assert fu.fate_in(v, torch.float16, 2.0**16) == {"zero": 0.0, "subnormal": 0.0, "inf": 0.25}
     assert fu.fate_in(v, torch.bfloat16) == {"zero": 0.0, "subnormal": 0.0, "inf": 0.0}
     edges = torch.tensor([2.0**-24, 2.0**-14, 2.0**-25], device=device)
-    assert fu.fate_in(edges, torch.float16) == pytest.approx({"zero": 1 / 3, "subnormal": 1 / 3,
-                                                              "inf": 0.0})
+    assert fu.fate_in(edges, torch.float16) == pytest.approx(
+        {"zero": 1 / 3, "subnormal": 1 / 3, "inf": 0.0}
+    )
 
 
 def test_markov_batch_targets_are_the_next_tokens() -> None:

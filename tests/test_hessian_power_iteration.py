@@ -23,14 +23,16 @@ def test_parameter_count_and_loss(problem, device) -> None:
     assert hessian.shape == (369, 369)
     model, x, y = hp.make_problem(device=device)
     assert loss_fn(theta).item() == pytest.approx(
-        0.5 * torch.nn.functional.mse_loss(model(x), y).item(), rel=1e-12)
+        0.5 * torch.nn.functional.mse_loss(model(x), y).item(), rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_hvp_equals_full_hessian_times_v(problem, seed, device) -> None:
     loss_fn, theta, hessian = problem
-    v = torch.randn(theta.numel(), dtype=torch.float64,
-                    generator=torch.Generator().manual_seed(seed)).to(device)
+    v = torch.randn(
+        theta.numel(), dtype=torch.float64, generator=torch.Generator().manual_seed(seed)
+    ).to(device)
     torch.testing.assert_close(hp.hvp(loss_fn, theta, v), hessian @ v, rtol=1e-10, atol=1e-12)
 
 
@@ -41,8 +43,9 @@ def test_hvp_equals_central_differences_of_the_gradient(problem, device) -> None
         t = t.detach().requires_grad_(True)
         return torch.autograd.grad(loss_fn(t), t)[0]
 
-    v = torch.randn(theta.numel(), dtype=torch.float64,
-                    generator=torch.Generator().manual_seed(3)).to(device)
+    v = torch.randn(
+        theta.numel(), dtype=torch.float64, generator=torch.Generator().manual_seed(3)
+    ).to(device)
     h = 1e-5
     fd = (gradient(theta + h * v) - gradient(theta - h * v)) / (2 * h)
     torch.testing.assert_close(hp.hvp(loss_fn, theta, v), fd, rtol=1e-6, atol=1e-8)
@@ -59,8 +62,9 @@ def test_hessian_is_symmetric_and_indefinite_at_init(problem) -> None:
 def test_power_iteration_finds_eigvalsh_top_eigenvalue(problem, device) -> None:
     loss_fn, theta, hessian = problem
     eigs, vecs = torch.linalg.eigh(hessian)
-    v0 = torch.randn(theta.numel(), dtype=torch.float64,
-                     generator=torch.Generator().manual_seed(0)).to(device)
+    v0 = torch.randn(
+        theta.numel(), dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    ).to(device)
     lam, v, history = hp.power_iteration(lambda u: hp.hvp(loss_fn, theta, u), v0, iters=40)
     assert lam == pytest.approx(eigs[-1].item(), rel=1e-12)
     assert abs((v @ vecs[:, -1]).item()) == pytest.approx(1.0, abs=1e-6)  # the eigenvector
@@ -73,8 +77,9 @@ def test_rayleigh_quotient_error_shrinks_like_ratio_squared(problem, device) -> 
     loss_fn, theta, hessian = problem
     eigs = torch.linalg.eigvalsh(hessian)
     lam1, lam2 = eigs[-1].item(), max(eigs[-2].item(), abs(eigs[0].item()))
-    v0 = torch.randn(theta.numel(), dtype=torch.float64,
-                     generator=torch.Generator().manual_seed(0)).to(device)
+    v0 = torch.randn(
+        theta.numel(), dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    ).to(device)
     _, _, history = hp.power_iteration(lambda u: hp.hvp(loss_fn, theta, u), v0, iters=25)
     err = [abs(h / lam1 - 1) for h in history]
     slope = (math.log(err[24]) - math.log(err[9])) / 15
@@ -82,8 +87,9 @@ def test_rayleigh_quotient_error_shrinks_like_ratio_squared(problem, device) -> 
 
 
 def test_power_iteration_returns_the_largest_magnitude_not_the_largest(device) -> None:
-    q, _ = torch.linalg.qr(torch.randn(6, 6, dtype=torch.float64,
-                                       generator=torch.Generator().manual_seed(1)))
+    q, _ = torch.linalg.qr(
+        torch.randn(6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    )
     q = q.to(device)
     lams = torch.tensor([-5.0, -1.0, 0.5, 1.0, 2.0, 3.0], dtype=torch.float64, device=device)
     a = q @ torch.diag(lams) @ q.T
@@ -102,8 +108,9 @@ def test_forward_over_reverse_gives_the_same_product(problem, device) -> None:
     from torch.func import grad, jvp
 
     loss_fn, theta, _ = problem
-    v = torch.randn(theta.numel(), dtype=torch.float64,
-                    generator=torch.Generator().manual_seed(4)).to(device)
+    v = torch.randn(
+        theta.numel(), dtype=torch.float64, generator=torch.Generator().manual_seed(4)
+    ).to(device)
     _, hv = jvp(grad(loss_fn), (theta,), (v,))
     torch.testing.assert_close(hp.hvp(loss_fn, theta, v), hv, rtol=1e-10, atol=1e-12)
 
@@ -111,8 +118,9 @@ def test_forward_over_reverse_gives_the_same_product(problem, device) -> None:
 def test_machine_precision_after_about_thirty_products(problem, device) -> None:
     loss_fn, theta, hessian = problem
     top = torch.linalg.eigvalsh(hessian)[-1].item()
-    v0 = torch.randn(theta.numel(), dtype=torch.float64,
-                     generator=torch.Generator().manual_seed(0)).to(device)
+    v0 = torch.randn(
+        theta.numel(), dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    ).to(device)
     _, _, history = hp.power_iteration(lambda u: hp.hvp(loss_fn, theta, u), v0, iters=40)
     err = [abs(h / top - 1) for h in history]
     assert err[24] > 1e-13  # still converging after 25 products

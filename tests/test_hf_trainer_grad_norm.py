@@ -42,8 +42,13 @@ def test_grad_norm_is_before_clipping_and_callback_sees_after() -> None:
         assert seen == pytest.approx(expected, rel=1e-4)
         clipped += g > args.max_grad_norm
     assert clipped >= 3  # the run does clip, so the two quantities really differ
-    assert set(callback.history[0]) == {"model.embed_tokens", "layer 0", "layer 1", "model.norm",
-                                        "lm_head"}
+    assert set(callback.history[0]) == {
+        "model.embed_tokens",
+        "layer 0",
+        "layer 1",
+        "model.norm",
+        "lm_head",
+    }
 
 
 def test_gradients_exist_at_optimizer_callbacks_but_not_at_step_end() -> None:
@@ -67,14 +72,27 @@ def test_gradients_exist_at_optimizer_callbacks_but_not_at_step_end() -> None:
     ids = hf.counting_sequences(16, 16, 32, torch.Generator().manual_seed(0))
     with tempfile.TemporaryDirectory() as out_dir:
         args = transformers.TrainingArguments(
-            output_dir=out_dir, max_steps=2, per_device_train_batch_size=8, use_cpu=True,
-            report_to="none", save_strategy="no", disable_tqdm=True, logging_steps=1)
-        trainer = transformers.Trainer(model=hf.tiny_llama(seed=0), args=args,
-                                       train_dataset=hf.TokenDataset(ids), callbacks=[probe])
+            output_dir=out_dir,
+            max_steps=2,
+            per_device_train_batch_size=8,
+            use_cpu=True,
+            report_to="none",
+            save_strategy="no",
+            disable_tqdm=True,
+            logging_steps=1,
+        )
+        trainer = transformers.Trainer(
+            model=hf.tiny_llama(seed=0),
+            args=args,
+            train_dataset=hf.TokenDataset(ids),
+            callbacks=[probe],
+        )
         trainer.remove_callback(transformers.PrinterCallback)
         trainer.train()
-    assert probe.events == [("pre_optimizer_step", True), ("optimizer_step", True),
-                            ("step_end", False)] * 2
+    assert (
+        probe.events
+        == [("pre_optimizer_step", True), ("optimizer_step", True), ("step_end", False)] * 2
+    )
 
 
 def test_group_of_and_data() -> None:
@@ -88,12 +106,25 @@ def test_group_of_and_data() -> None:
 
 
 def _trainer(model, ids, out_dir, callbacks=(), **overrides):
-    kwargs = {"output_dir": out_dir, "max_steps": 1, "per_device_train_batch_size": len(ids),
-              "learning_rate": 1e-2, "logging_steps": 1, "seed": 0, "use_cpu": True,
-              "report_to": "none", "save_strategy": "no", "disable_tqdm": True}
+    kwargs = {
+        "output_dir": out_dir,
+        "max_steps": 1,
+        "per_device_train_batch_size": len(ids),
+        "learning_rate": 1e-2,
+        "logging_steps": 1,
+        "seed": 0,
+        "use_cpu": True,
+        "report_to": "none",
+        "save_strategy": "no",
+        "disable_tqdm": True,
+    }
     kwargs.update(overrides)
-    trainer = transformers.Trainer(model=model, args=transformers.TrainingArguments(**kwargs),
-                                   train_dataset=hf.TokenDataset(ids), callbacks=list(callbacks))
+    trainer = transformers.Trainer(
+        model=model,
+        args=transformers.TrainingArguments(**kwargs),
+        train_dataset=hf.TokenDataset(ids),
+        callbacks=list(callbacks),
+    )
     trainer.remove_callback(transformers.PrinterCallback)
     return trainer
 
@@ -102,8 +133,16 @@ def test_with_logging_steps_the_grad_norm_is_the_last_steps_not_a_mean() -> None
     ids = hf.counting_sequences(64, 16, 32, torch.Generator().manual_seed(0))
     callback = hf.LayerGradNorms()
     with tempfile.TemporaryDirectory() as out_dir:
-        trainer = _trainer(hf.tiny_llama(seed=0), ids, out_dir, [callback], max_steps=8,
-                           per_device_train_batch_size=8, logging_steps=4, max_grad_norm=1e6)
+        trainer = _trainer(
+            hf.tiny_llama(seed=0),
+            ids,
+            out_dir,
+            [callback],
+            max_steps=8,
+            per_device_train_batch_size=8,
+            logging_steps=4,
+            max_grad_norm=1e6,
+        )
         trainer.train()
     logged = [e["grad_norm"] for e in trainer.state.log_history if "grad_norm" in e]
     seen = [math.sqrt(sum(v**2 for v in row.values())) for row in callback.history]
@@ -114,9 +153,18 @@ def test_with_logging_steps_the_grad_norm_is_the_last_steps_not_a_mean() -> None
 def test_gpt2_loss_is_scaled_by_t_minus_one_over_t() -> None:
     """transformers 5.x counts every GPT-2 label, also position 0, which is never predicted."""
     torch.manual_seed(0)
-    config = transformers.GPT2Config(vocab_size=32, n_positions=16, n_embd=32, n_layer=2,
-                                     n_head=2, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                                     bos_token_id=0, eos_token_id=0)
+    config = transformers.GPT2Config(
+        vocab_size=32,
+        n_positions=16,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
     model = transformers.GPT2LMHeadModel(config)
     ids = hf.counting_sequences(32, 16, 32, torch.Generator().manual_seed(0))
     with torch.no_grad():

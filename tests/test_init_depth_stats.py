@@ -51,7 +51,8 @@ def page_stats() -> dict[tuple[str, str], tuple[list[float], list[float]]]:
         for init_name, scale in ids.INITS.items():
             torch.manual_seed(1)
             stats[act_name, init_name] = ids.layer_stats(
-                ids.build(activation, scale, DEPTH, WIDTH), x, y)
+                ids.build(activation, scale, DEPTH, WIDTH), x, y
+            )
     return stats
 
 
@@ -70,11 +71,14 @@ def test_relu_he_keeps_both_level(page_stats) -> None:
     assert max(g) / min(g) < 10
 
 
-@pytest.mark.parametrize(("key", "expected"), [
-    (SMALL, 0.5 / math.sqrt(2)),  # Var factor n * (0.25/n) * 1/2
-    (XAVIER, 1 / math.sqrt(2)),  # n * (1/n) * 1/2: Xavier is half of what ReLU needs
-    (LARGE, 3 / math.sqrt(2)),
-])
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        (SMALL, 0.5 / math.sqrt(2)),  # Var factor n * (0.25/n) * 1/2
+        (XAVIER, 1 / math.sqrt(2)),  # n * (1/n) * 1/2: Xavier is half of what ReLU needs
+        (LARGE, 3 / math.sqrt(2)),
+    ],
+)
 def test_relu_forward_and_backward_factor_per_layer(key: str, expected: float, page_stats) -> None:
     a, g = page_stats["ReLU", key]
     assert _factor(a, 10, 50) == pytest.approx(expected, rel=0.05)

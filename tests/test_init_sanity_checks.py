@@ -38,7 +38,8 @@ def test_xavier_tanh_init_has_the_stated_weights() -> None:
     w = model[2].weight.detach()
     assert float(w.std()) == pytest.approx((5 / 3) * math.sqrt(2 / 512), rel=0.02)
     assert float(model[-1].weight.detach().std()) == pytest.approx(
-        0.01 * (5 / 3) * math.sqrt(2 / 266), rel=0.1)
+        0.01 * (5 / 3) * math.sqrt(2 / 266), rel=0.1
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +68,9 @@ def test_overfit_one_batch_separates_the_two_inits() -> None:
     results = {}
     for init in ["default", "xavier-tanh"]:
         torch.manual_seed(1)
-        results[init] = sc.overfits_one_batch(sc.tanh_classifier(20, 64, 32, 10, init),
-                                              x[:16], y[:16])
+        results[init] = sc.overfits_one_batch(
+            sc.tanh_classifier(20, 64, 32, 10, init), x[:16], y[:16]
+        )
     first, last = results["xavier-tanh"]
     assert last < 0.1 * first
     first, last = results["default"]

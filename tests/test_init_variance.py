@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 
-@pytest.mark.parametrize(("n_in", "var_w", "var_x"),
-                         [(16, 0.1, 1.0), (256, 1 / 256, 2.0), (1024, 2 / 1024, 0.5)])
+@pytest.mark.parametrize(
+    ("n_in", "var_w", "var_x"), [(16, 0.1, 1.0), (256, 1 / 256, 2.0), (1024, 2 / 1024, 0.5)]
+)
 def test_preactivation_variance_formula(n_in: int, var_w: float, var_x: float) -> None:
     """Var[z] = n_in Var[w] Var[x]; the sample variance of 20000 draws is within ~1% (1 s.e.)."""
     torch.manual_seed(0)
@@ -29,8 +30,7 @@ def _rel_tol(n: int) -> float:
 
 
 @pytest.mark.parametrize(("n_out", "n_in"), [(384, 256), (100, 300), (512, 512)])
-def test_xavier_and_he_formulas_match_torch(n_out: int, n_in: int,
-                                             device: torch.device) -> None:
+def test_xavier_and_he_formulas_match_torch(n_out: int, n_in: int, device: torch.device) -> None:
     torch.manual_seed(0)
     w = torch.empty(n_out, n_in, device=device)
     tol = _rel_tol(w.numel())
@@ -52,7 +52,8 @@ def test_xavier_uniform_bound_gives_xavier_variance() -> None:
     """U(-b, b) has variance b^2 / 3, so b = sqrt(6 / (n_in + n_out)) gives 2 / (n_in + n_out)."""
     for n_in, n_out in [(3, 5), (256, 384)]:
         assert iv.xavier_uniform_bound(n_in, n_out) ** 2 / 3 == pytest.approx(
-            iv.xavier_std(n_in, n_out) ** 2)
+            iv.xavier_std(n_in, n_out) ** 2
+        )
 
 
 @pytest.mark.parametrize("name", ["linear", "sigmoid", "tanh", "relu", "selu"])

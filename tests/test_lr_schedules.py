@@ -24,8 +24,9 @@ CLOSED_FORMS = {
     "constant": lambda t: LR,
     "step (x0.3 every 300)": lambda t: LR * 0.3 ** (t // 300),
     "cosine": lambda t: _cosine(t, 0.0, LR, T),
-    "warmup + cosine to 10%": lambda t: _warmup(t) if t < W else _cosine(t - W, 0.1 * LR, LR,
-                                                                           T - W),
+    "warmup + cosine to 10%": lambda t: (
+        _warmup(t) if t < W else _cosine(t - W, 0.1 * LR, LR, T - W)
+    ),
     "warmup + linear decay to 0": lambda t: _warmup(t) if t < W else LR * (1 - (t - W) / (T - W)),
 }
 
@@ -43,9 +44,10 @@ def test_warmup_shape() -> None:
         curve = lrs.lr_curve(lrs.schedules()[name])
         assert curve[0] == pytest.approx(LR / W)
         assert curve[W] == pytest.approx(LR) and max(curve) == pytest.approx(LR)
-        assert all(a < b for a, b in itertools.pairwise(curve[:W + 1]))
+        assert all(a < b for a, b in itertools.pairwise(curve[: W + 1]))
     assert lrs.lr_curve(lrs.schedules()["warmup + cosine to 10%"])[-1] == pytest.approx(
-        0.1 * LR, rel=1e-3)
+        0.1 * LR, rel=1e-3
+    )
 
 
 def test_stepping_the_scheduler_first_warns() -> None:

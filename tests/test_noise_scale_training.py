@@ -33,8 +33,9 @@ def test_per_example_grads_equal_one_backward_per_example(device) -> None:
     fast = nst.per_example_grads(model, x, y)
     assert fast.shape == (10, sum(p.numel() for p in model.parameters()))
     for i in range(10):
-        grads = torch.autograd.grad(nst.loss_fn(model(x[i : i + 1]), y[i : i + 1]),
-                                    list(model.parameters()))
+        grads = torch.autograd.grad(
+            nst.loss_fn(model(x[i : i + 1]), y[i : i + 1]), list(model.parameters())
+        )
         torch.testing.assert_close(fast[i], torch.cat([g.flatten() for g in grads]))
     full = torch.autograd.grad(nst.loss_fn(model(x), y), list(model.parameters()))
     torch.testing.assert_close(fast.mean(0), torch.cat([g.flatten() for g in full]))

@@ -87,12 +87,14 @@ def test_notebook_pages_lose_cdn_scripts_and_gain_a_download_link() -> None:
     html = (
         '<script src="https://cdn.example/mathjax/tex-chtml.js"></script>\n'
         "<script>window.MathJax = {tex: {}};</script>\n"
-        '<div class="jupyter-wrapper">cells</div>'
+        '<div class="jupyter-wrapper">see <a href="../problems/activations.md#dying-relu">'
+        'this</a> and <a href="../index.md">home</a></div>'
     )
-    cleaned = clean_page_html(html, "add.ipynb")
+    cleaned = clean_page_html(html, "exercises/add.ipynb")
     assert "https://" not in cleaned and "MathJax" not in cleaned
     assert cleaned.startswith('<p class="exec-downloads"><a href="add.ipynb" download="add.ipynb">')
-    assert cleaned.endswith('<div class="jupyter-wrapper">cells</div>')
+    assert 'href="../../problems/activations/#dying-relu"' in cleaned
+    assert 'href="../../"' in cleaned
 
 
 EXERCISES = sorted((ROOT / "exercises").glob("*.py"))

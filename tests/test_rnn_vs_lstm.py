@@ -82,8 +82,9 @@ def page_runs() -> dict[str, tuple[list[float], float]]:
     runs["rnn_orth"] = rl.input_grad_norms(orth, x)
     for bias in [0.0, 1.0, 3.0]:
         torch.manual_seed(1)
-        runs[f"lstm{bias:g}"] = rl.input_grad_norms(rl.set_forget_bias(nn.LSTMCell(4, 32), bias)
-                                                    if bias else nn.LSTMCell(4, 32), x)
+        runs[f"lstm{bias:g}"] = rl.input_grad_norms(
+            rl.set_forget_bias(nn.LSTMCell(4, 32), bias) if bias else nn.LSTMCell(4, 32), x
+        )
     return runs
 
 

@@ -48,8 +48,12 @@ def sgd_losses(lr: float, steps: int, device) -> list[float]:
 def test_train_gd_is_gradient_descent(runs, lr, steps, device) -> None:
     if device.type != "cpu":
         steps = min(steps, 120)  # long runs at large lr amplify device-specific rounding
-    torch.testing.assert_close(torch.tensor(runs[lr]["loss"][:steps]),
-                               torch.tensor(sgd_losses(lr, steps, device)), rtol=1e-3, atol=1e-6)
+    torch.testing.assert_close(
+        torch.tensor(runs[lr]["loss"][:steps]),
+        torch.tensor(sgd_losses(lr, steps, device)),
+        rtol=1e-3,
+        atol=1e-6,
+    )
 
 
 def test_edge_of_stability_amplifies_rounding(runs, device) -> None:
