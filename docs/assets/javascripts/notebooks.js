@@ -9,6 +9,12 @@ document$.subscribe(({ body }) => {
       ],
       throwOnError: false,
     });
+    // A code cell wider than the page scrolls; keyboard users must be able to focus it.
+    for (const code of notebook.querySelectorAll(".highlight-ipynb")) {
+      if (code.scrollWidth > code.clientWidth) {
+        code.setAttribute("tabindex", "0");
+      }
+    }
     // Code cells carry the tag class themselves, Markdown cells on their rendered child.
     const isSolution = (el) =>
       el.classList.contains("celltag_solution") || el.querySelector(".celltag_solution") !== null;
