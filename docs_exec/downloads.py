@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ast
-import json
 import re
 from pathlib import PurePosixPath
+
+from .notebooks import notebook_json
 
 MARKER = re.compile(r"^[ \t]*#[ \t]*-{1,}8<-{1,}[ \t]*\[[ \t]*(start|end)[ \t]*:[^\]]*\][ \t]*$")
 
@@ -59,13 +60,4 @@ def notebook(source: str, snippet: str) -> str:
                 "source": code,
             }
         )
-    document = {
-        "cells": cells,
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    return notebook_json(cells)

@@ -107,16 +107,7 @@ def to_ipynb(cells: list[Cell], outputs: list[list[dict]]) -> str:
                 "source": cell.source,
             }
         )
-    document = {
-        "cells": document_cells,
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    return notebook_json(document_cells)
 
 
 def _page_links(html: str, page: str) -> str:
@@ -131,6 +122,20 @@ def _page_links(html: str, page: str) -> str:
         return f'href="{relative}{match["anchor"] or ""}"'
 
     return MD_LINK.sub(url, html)
+
+
+def notebook_json(cells: list[dict]) -> str:
+    """An nbformat 4.5 document around ready-made cells, as stable, diffable JSON."""
+    document = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
 
 def clean_page_html(html: str, page: str) -> str:
