@@ -102,10 +102,28 @@ def dark_variant(svg: str) -> str:
     return HEX.sub(_dark, svg).replace("<svg ", f'<svg fill="{foreground}" ', 1)
 
 
+HEAVY = 2_000  # drawn elements past which an artist goes into the SVG as an image
+
+
+def _rasterize_heavy(figure: object) -> None:
+    """A heatmap or a dense scatter as thousands of SVG paths weighs megabytes; as an embedded
+    image it weighs kilobytes. Axes, text and ordinary lines stay vector."""
+    from matplotlib.collections import Collection, QuadMesh
+    from matplotlib.lines import Line2D
+
+    for axes in figure.axes:  # type: ignore[attr-defined]
+        for artist in axes.get_children():
+            dense_collection = isinstance(artist, Collection) and len(artist.get_paths()) > HEAVY
+            dense_line = isinstance(artist, Line2D) and len(artist.get_xdata()) > 10 * HEAVY
+            if isinstance(artist, QuadMesh) or dense_collection or dense_line:
+                artist.set_rasterized(True)
+
+
 def to_svg(figure: object) -> Figure:
     """Both colour-scheme variants of one figure; no date, fixed ids, text drawn as paths."""
+    _rasterize_heavy(figure)
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None})  # type: ignore[attr-defined]
+    figure.savefig(buffer, format="svg", dpi=150, metadata={"Date": None})  # type: ignore[attr-defined]
     drawn = buffer.getvalue()
     return Figure(light=light_variant(drawn), dark=dark_variant(drawn))
 

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import platform
+import re
 from pathlib import Path
 
 from . import __version__
 
+IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(\w+)[\w.]*[ \t]+import|import[ \t]+([\w., \t]+))", re.M)
+
 
 def _imported_names(source: str) -> set[str]:
+    """Top-level names the source imports. A line scan, not a parse: it runs on every build,
+    and a name too many only adds a file to the hash."""
     names: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+    for module, modules in IMPORT.findall(source):
+        if module:
+            names.add(module)
+        else:
+            names.update(
+                part.split()[0].split(".")[0] for part in modules.split(",") if part.strip()
+            )
     return names
 
 

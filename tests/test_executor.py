@@ -298,3 +298,25 @@ def test_a_fully_cached_run_does_not_import_torch(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[-1] == "0 False False"
     assert "0 executed, 1 cached" in done.stdout
+
+
+def test_a_heatmap_is_embedded_as_an_image_not_thousands_of_paths(tmp_path: Path) -> None:
+    heatmap = '''\
+        """A 200 x 200 heatmap."""
+        import matplotlib.pyplot as plt
+        import numpy as np
+
+        fig, ax = plt.subplots()
+        ax.pcolormesh(np.arange(40_000.0).reshape(200, 200))
+        ax.set_title("heat")
+        print("drawn")
+        '''
+    settings = make_project(
+        tmp_path,
+        {"heat.py": heatmap},
+        {"index.md": '{{ figure("snippets/heat.py", 1, alt="A smooth heatmap of a ramp") }}\n'},
+    )
+    report, problems = build(settings)
+    svg = report.results["snippets/heat.py"].figures[0].light
+    assert problems == []
+    assert "<image" in svg and len(svg) < 200_000
