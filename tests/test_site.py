@@ -134,3 +134,24 @@ def test_output_comparison_tolerates_only_the_last_digits() -> None:
     assert same_output("norm 3.1e-05\n", "norm 3.9e-05\n") is not None
     assert same_output("dead units: 12\n", "dead units: 12\nextra\n") is not None
     assert same_output("x = nan\n", "x = 1.0\n") is not None
+
+
+@pytest.mark.slow
+def test_plotted_lines_keep_a_3_to_1_contrast_in_both_schemes(built_site: Path) -> None:
+    """Every line and marker a snippet plots (matplotlib's line2d groups) against the figure's
+    background, light and dark (WCAG 1.4.11). Colormapped contour lines are not checked: a
+    colormap's light end cannot stand out on white and its dark end not on slate; they give
+    context behind the data, and the colorbar carries their values."""
+    import re
+
+    from docs_exec.figures import DARK_BACKGROUND, LIGHT_BACKGROUND, contrast
+
+    low = []
+    for svg in sorted((built_site / "figures").glob("*.svg")):
+        background = DARK_BACKGROUND if svg.stem.endswith("-dark") else LIGHT_BACKGROUND
+        for group in re.findall(r'<g id="line2d_\d+">(.*?)</g>', svg.read_text(), re.S):
+            for colour in set(re.findall(r"stroke: (#[0-9a-f]{6})", group)):
+                rgb = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+                if rgb != background and contrast(rgb, background) < 3.0:
+                    low.append(f"{svg.name}: {colour} ({contrast(rgb, background):.2f}:1)")
+    assert low == []
