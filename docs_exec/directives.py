@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import Location
@@ -114,26 +114,29 @@ def parse_call(body: str, where: Location) -> Directive:
     raise DirectiveSyntaxError(where, f"unknown directive {kind!r}: use output(...) or figure(...)")
 
 
+def directive_lines(text: str, page: str) -> Iterator[tuple[int, str, Directive | None]]:
+    """Every line with the directive it holds (None for other lines and inside code fences)."""
+    for number, line, in_fence in lines_with_fences(text):
+        match = None if in_fence else DIRECTIVE.match(line)
+        if match:
+            found = parse_call(match["body"], Location(page, number))
+            yield number, line, replace(found, indent=match["indent"])
+        else:
+            yield number, line, None
+
+
 def parse_page(text: str, page: str) -> tuple[list[Directive], list[Include]]:
     """All directives and includes of one page; DirectiveSyntaxError for a malformed one."""
     directives: list[Directive] = []
     includes: list[Include] = []
-    for number, line, in_fence in lines_with_fences(text):
-        where = Location(page, number)
+    for number, line, directive in directive_lines(text, page):
         include = INCLUDE.match(line)
         if include:
             target, _, section = include["target"].partition(":")
             named = section if SECTION_NAME.fullmatch(section) else None
-            includes.append(Include(target, named, where))
-            continue
-        directive = None if in_fence else DIRECTIVE.match(line)
-        if directive:
-            found = parse_call(directive["body"], where)
-            directives.append(
-                Directive(
-                    found.kind, found.snippet, where, directive["indent"], found.figure, found.alt
-                )
-            )
+            includes.append(Include(target, named, Location(page, number)))
+        elif directive:
+            directives.append(directive)
     return directives, includes
 
 

@@ -7,9 +7,8 @@ import posixpath
 import re
 from pathlib import PurePosixPath
 
-from .directives import DIRECTIVE, INCLUDE, fence_spans, lines_with_fences, parse_call
+from .directives import INCLUDE, directive_lines, fence_spans
 from .downloads import download_path
-from .errors import Location
 from .project import figure_path
 from .store import Result
 
@@ -46,18 +45,16 @@ def _figure(result: Result, number: int, alt: str, page: str) -> list[str]:
 def expand(markdown: str, page: str, results: dict[str, Result]) -> str:
     """`page` is the page's path inside the docs folder (used to make figure links relative)."""
     out = []
-    for number, line, in_fence in lines_with_fences(markdown):
-        match = None if in_fence else DIRECTIVE.match(line)
-        if not match:
+    for _, line, directive in directive_lines(markdown, page):
+        if directive is None:
             out.append(line)
             continue
-        directive = parse_call(match["body"], Location(page, number))
         result = results[directive.snippet]
         if directive.kind == "output":
             block = _output(result)
         else:
             block = _figure(result, directive.figure, directive.alt, page)
-        out += [match["indent"] + piece if piece else "" for piece in block]
+        out += [directive.indent + piece if piece else "" for piece in block]
     return "\n".join(out) + "\n"
 
 
