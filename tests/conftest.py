@@ -29,7 +29,19 @@ def device(request: pytest.FixtureRequest) -> torch.device:
     name = request.config.getoption("--device")
     if name.startswith("cuda") and not torch.cuda.is_available():
         pytest.fail(f"--device {name} was asked for but torch.cuda.is_available() is False")
+    if name.startswith("cuda"):
+        full_float32_precision()
     return torch.device(name)
+
+
+def full_float32_precision() -> None:
+    """Turn off TF32, which CUDA convolutions use by default: float32 must mean float32 here,
+    or the tolerances the tests state for float32 would be measuring a 10-bit mantissa."""
+    if hasattr(torch.backends, "fp32_precision"):  # torch >= 2.9
+        torch.backends.fp32_precision = "ieee"
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
 
 
 @pytest.fixture(scope="session")
