@@ -25,6 +25,8 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# On a desktop screen every display equation fits the text column; on a phone, wide ones scroll.
+DESKTOP = {"width": 1280, "height": 720}
 PAGES = [
     *sorted(
         "" if path == DOCS / "index.md" else path.relative_to(DOCS).with_suffix("").as_posix() + "/"
@@ -43,6 +45,8 @@ INSPECT = """async () => {
   return {
     scheme: document.body.getAttribute("data-md-color-scheme"),
     math: math.length,
+    wideEquations: math.filter(el => el.tagName === "DIV" && el.scrollWidth > el.clientWidth + 1)
+      .map(el => el.textContent.slice(0, 80)),
     unrendered: math.filter(el => !el.querySelector(".katex"))
       .map(el => el.textContent.slice(0, 80)),
     katexErrors: document.querySelectorAll(".katex-error").length,
@@ -91,7 +95,9 @@ class Visit:
     """A page opened in a fresh context, with every request, failure and console error recorded."""
 
     def __init__(self, browser: object, url: str, scheme: str) -> None:
-        self.context = browser.new_context(color_scheme=scheme)  # type: ignore[attr-defined]
+        self.context = browser.new_context(  # type: ignore[attr-defined]
+            color_scheme=scheme, viewport=DESKTOP
+        )
         self.page = self.context.new_page()
         self.requests: list[str] = []
         self.failures: list[str] = []
@@ -129,6 +135,7 @@ def test_page_loads_renders_and_passes_axe(
         assert visit.errors == [], "console errors"
         assert seen["scheme"] == ("slate" if scheme == "dark" else "default")
         assert seen["unrendered"] == [] and seen["katexErrors"] == 0 and not seen["rawTex"]
+        assert seen["wideEquations"] == [], "equations wider than the column: break them"
         assert seen["brokenImages"] == [] and seen["missingAlt"] == []
         if seen["codeBlocks"]:
             assert seen["copyButtons"] == seen["codeBlocks"]

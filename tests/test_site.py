@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -22,6 +23,7 @@ from sitecheck import (
     snippet_files,
 )
 
+from docs_exec.directives import lines_with_fences
 from docs_exec.project import scan
 
 SNIPPET_NAMES = [path.name for path in snippet_files()]
@@ -45,6 +47,29 @@ def test_every_snippet_has_a_test_and_is_used_by_a_page() -> None:
 
 def test_every_include_and_directive_resolves() -> None:
     assert scan(page_texts(), ROOT).problems == []
+
+
+# Math in a heading is shown unrendered where the heading is reused: the table of contents, the
+# search results and the browser tab. Code spans are fine; they read the same everywhere.
+HEADING = re.compile(r"^(?:# )?#{1,6} (.*)")
+TEX_MARKUP = re.compile(r"[$^\\]|_\{")
+
+
+def test_headings_hold_no_math() -> None:
+    sources = page_texts() | {
+        p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8")
+        for p in (ROOT / "exercises").glob("*.py")
+    }
+    found = []
+    for path, text in sources.items():
+        in_notebook = path.endswith(".py")
+        for number, line, fenced in lines_with_fences(text):
+            heading = HEADING.match(line)
+            if fenced or not heading or (in_notebook != line.startswith("# #")):
+                continue
+            if TEX_MARKUP.search(re.sub(r"`[^`]*`", "", heading.group(1))):
+                found.append(f"{path}:{number}: {line}")
+    assert found == [], "headings with math or TeX markup:\n" + "\n".join(found)
 
 
 @pytest.mark.parametrize("name", SNIPPET_NAMES)
