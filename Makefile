@@ -18,13 +18,13 @@ serve: $(STAMP)  ## build, serve at http://127.0.0.1:8000 and rebuild on every c
 build: $(STAMP)  ## the static site in site/
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
-test: $(STAMP)  ## the whole suite: snippet maths, executor, strict build, links, browser, a11y
+test: lint  ## the whole suite: lint, snippet maths, executor, strict build, links, browser, a11y
 	$(BIN)/pytest
 
 bench: $(STAMP)  ## build timings: plain vs cached vs cold vs one edited snippet
 	$(BIN)/python bench/bench.py
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff check and ruff format --check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 lock:  ## re-resolve pyproject's dependencies in a throwaway venv and pin them
