@@ -140,12 +140,17 @@ def notebook_json(cells: list[dict]) -> str:
 
 def clean_page_html(html: str, page: str) -> str:
     """mkdocs-jupyter's template loads MathJax and Mermaid from a CDN; the site renders math with
-    its own KaTeX and needs neither. Fix page links, and put a download link at the top.
-    `page` is the notebook's path among the docs files (exercises/name.ipynb)."""
+    its own KaTeX and needs neither. Fix page links, and put a download link under the title
+    (at the top if the notebook has none). `page` is the notebook's path among the docs files
+    (exercises/name.ipynb)."""
     html = _page_links(MATHJAX_CONFIG.sub("", EXTERNAL_SCRIPT.sub("", html)), page)
     notebook_name = posixpath.basename(page)
     link = (
         f'<p class="exec-downloads"><a href="{notebook_name}" download="{notebook_name}">'
         f"Download the notebook ({notebook_name})</a>, run it with Jupyter.</p>\n"
     )
-    return link + html
+    title_end = html.find("</h1>")
+    if title_end == -1:
+        return link + html
+    title_end += len("</h1>")
+    return html[:title_end] + "\n" + link + html[title_end:]

@@ -97,6 +97,15 @@ def test_notebook_pages_lose_cdn_scripts_and_gain_a_download_link() -> None:
     assert 'href="../../"' in cleaned
 
 
+def test_the_download_link_goes_under_the_notebook_title() -> None:
+    html = '<div class="jp-Cell"><h1 id="add">Adding</h1><p>Intro.</p></div>'
+    cleaned = clean_page_html(html, "exercises/add.ipynb")
+    title, rest = cleaned.split("</h1>", 1)
+    assert title == '<div class="jp-Cell"><h1 id="add">Adding'
+    assert rest.lstrip().startswith('<p class="exec-downloads"><a href="add.ipynb"')
+    assert rest.endswith("<p>Intro.</p></div>")
+
+
 EXERCISES = sorted((ROOT / "exercises").glob("*.py"))
 
 
