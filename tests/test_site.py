@@ -72,6 +72,20 @@ def test_headings_hold_no_math() -> None:
     assert found == [], "headings with math or TeX markup:\n" + "\n".join(found)
 
 
+TEACHING_PAGES = sorted(path for path in page_texts() if not path.startswith("docs/reference/"))
+
+
+@pytest.mark.parametrize("page", TEACHING_PAGES)
+def test_page_ends_with_what_to_remember_and_links_onward(page: str) -> None:
+    text = page_texts()[page]
+    sections = re.split(r"^## ", text, flags=re.M)
+    assert sections[-1].startswith("What to remember\n"), f"{page}: the last section"
+    last = sections[-1]
+    bullets = re.findall(r"^- ", last, flags=re.M)
+    assert 3 <= len(bullets) <= 5, f"{page}: {len(bullets)} bullets to remember"
+    assert re.search(r"\]\([^)#]*\.md(#[^)]*)?\)", last), f"{page}: no link onward"
+
+
 @pytest.mark.parametrize("name", SNIPPET_NAMES)
 def test_snippet_follows_the_contract(name: str) -> None:
     path = ROOT / "snippets" / name
