@@ -6,18 +6,12 @@ import ast
 import contextlib
 import io
 import json
-import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 CELL = re.compile(r"^# %%(?P<rest>.*)$")
 TAGS = re.compile(r"tags=(\[[^\]]*\])")
-EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>\s*", re.S)
-MD_LINK = re.compile(r'href="(?P<path>[^":#"]+\.md)(?P<anchor>#[^"]*)?"')
-MATHJAX_CONFIG = re.compile(
-    r"<script[^>]*>(?:(?!</script>).)*MathJax(?:(?!</script>).)*</script>", re.S
-)
 
 
 @dataclass
@@ -110,20 +104,6 @@ def to_ipynb(cells: list[Cell], outputs: list[list[dict]]) -> str:
     return notebook_json(document_cells)
 
 
-def _page_links(html: str, page: str) -> str:
-    """Markdown cells link pages as `../part/topic.md` (from the notebook's folder, as pages do);
-    MkDocs never sees that HTML, so turn each into the page's URL relative to this page."""
-    folder, page_url = posixpath.dirname(page), posixpath.splitext(page)[0] + "/"
-
-    def url(match: re.Match[str]) -> str:
-        target = posixpath.normpath(posixpath.join(folder, match["path"]))[: -len(".md")]
-        target = target.removesuffix("index") if target.endswith("index") else target + "/"
-        relative = posixpath.relpath(target or ".", page_url).rstrip("/") + "/"
-        return f'href="{relative}{match["anchor"] or ""}"'
-
-    return MD_LINK.sub(url, html)
-
-
 def notebook_json(cells: list[dict]) -> str:
     """An nbformat 4.5 document around ready-made cells, as stable, diffable JSON."""
     document = {
@@ -136,21 +116,3 @@ def notebook_json(cells: list[dict]) -> str:
         "nbformat_minor": 5,
     }
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
-
-
-def clean_page_html(html: str, page: str) -> str:
-    """mkdocs-jupyter's template loads MathJax and Mermaid from a CDN; the site renders math with
-    its own KaTeX and needs neither. Fix page links, and put a download link under the title
-    (at the top if the notebook has none). `page` is the notebook's path among the docs files
-    (exercises/name.ipynb)."""
-    html = _page_links(MATHJAX_CONFIG.sub("", EXTERNAL_SCRIPT.sub("", html)), page)
-    notebook_name = posixpath.basename(page)
-    link = (
-        f'<p class="exec-downloads"><a href="{notebook_name}" download="{notebook_name}">'
-        f"Download the notebook ({notebook_name})</a>, run it with Jupyter.</p>\n"
-    )
-    title_end = html.find("</h1>")
-    if title_end == -1:
-        return link + html
-    title_end += len("</h1>")
-    return html[:title_end] + "\n" + link + html[title_end:]

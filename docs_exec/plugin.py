@@ -15,7 +15,7 @@ from mkdocs.structure.pages import Page
 
 from . import executor
 from .errors import BuildError
-from .notebooks import clean_page_html
+from .notebook_pages import clean_page_html
 from .project import DEFAULTS, check, notebook_page, notebook_sources, scan, site_files
 from .render import add_downloads, expand
 

@@ -7,12 +7,14 @@ import http.server
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from sitecheck import DOCS
+
+from docs_exec.stylesheets import STYLE_ELEMENT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -27,12 +29,13 @@ FLAGS = [
 ]
 # On a desktop screen every display equation fits the text column; on a phone, wide ones scroll.
 DESKTOP = {"width": 1280, "height": 720}
+EXERCISES = sorted((DOCS.parent / "exercises").glob("*.py"))
 PAGES = [
     *sorted(
         "" if path == DOCS / "index.md" else path.relative_to(DOCS).with_suffix("").as_posix() + "/"
         for path in DOCS.rglob("*.md")
     ),
-    *(f"exercises/{path.stem}/" for path in sorted((DOCS.parent / "exercises").glob("*.py"))),
+    *(f"exercises/{path.stem}/" for path in EXERCISES),
     "404.html",
 ]
 # Forces lazy images to load, then reports what a reader would see on the page.
@@ -184,3 +187,61 @@ def test_math_is_rendered_again_after_instant_navigation(browser: object, site_u
         assert visit.errors == []
     finally:
         visit.close()
+
+
+# Every element's computed style in document order (solutions unfolded), properties sorted by
+# name (custom properties come in no fixed order). The --jp-* custom properties the trimming
+# drops are left out: unread, they style nothing.
+COMPUTED_STYLES = """() => {
+  for (const details of document.querySelectorAll("article details")) { details.open = true; }
+  return [...document.querySelectorAll("article *")].map(el => {
+    const style = getComputedStyle(el);
+    const names = [...style].filter(name => !name.startsWith("--jp-")).sort();
+    return el.tagName + "." + el.className + " "
+      + names.map(name => name + ":" + style.getPropertyValue(name)).join(";");
+  });
+}"""
+
+
+def serve(html: str) -> Callable[[object], None]:
+    """A Playwright route handler that answers with `html`."""
+    return lambda route: route.fulfill(body=html, content_type="text/html")  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def untrimmed_styles(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The `<style type="text/css">` elements mkdocs-jupyter writes into every notebook page
+    (they do not depend on the notebook), as written, before the build trims them."""
+    import nbformat
+    from mkdocs_jupyter.convert import nb2html
+
+    path = tmp_path_factory.mktemp("notebook") / "empty.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Empty")]), path)
+    return [match[0] for match in STYLE_ELEMENT.finditer(nb2html(str(path)))]
+
+
+@pytest.mark.parametrize("name", [path.stem for path in EXERCISES])
+def test_trimming_the_notebook_css_changes_no_computed_style(
+    browser: object, site_url: str, built_site: Path, untrimmed_styles: list[str], name: str
+) -> None:
+    """Put the untrimmed stylesheets back in their places: every element of the page must be
+    styled exactly as before."""
+    page = (built_site / "exercises" / name / "index.html").read_text(encoding="utf-8")
+    trimmed = [match[0] for match in STYLE_ELEMENT.finditer(page)]
+    assert len(trimmed) == len(untrimmed_styles)
+    assert sum(map(len, untrimmed_styles)) - sum(map(len, trimmed)) > 400_000
+    untrimmed = iter(untrimmed_styles)
+    versions = {"trimmed": page, "untrimmed": STYLE_ELEMENT.sub(lambda _: next(untrimmed), page)}
+
+    url = f"{site_url}exercises/{name}/"
+    styles = {}
+    for version, html in versions.items():
+        context = browser.new_context(viewport=DESKTOP)  # type: ignore[attr-defined]
+        context.route(url, serve(html))
+        tab = context.new_page()
+        tab.goto(url, wait_until="networkidle")
+        styles[version] = tab.evaluate(COMPUTED_STYLES)
+        context.close()
+    assert len(styles["trimmed"]) == len(styles["untrimmed"]) > 500
+    changed = [a.split(" ")[0] for a, b in zip(*styles.values(), strict=True) if a != b]
+    assert changed == [], f"{len(changed)} elements styled differently, first: {changed[:5]}"

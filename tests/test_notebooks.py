@@ -12,7 +12,8 @@ from sitecheck import ROOT
 from test_executor import make_project
 
 from docs_exec import executor
-from docs_exec.notebooks import clean_page_html, parse_percent
+from docs_exec.notebook_pages import clean_page_html
+from docs_exec.notebooks import parse_percent
 from docs_exec.project import check, notebook_sources, scan
 
 EXERCISE = textwrap.dedent(

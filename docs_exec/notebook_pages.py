@@ -1,0 +1,55 @@
+"""The page mkdocs-jupyter renders from an exercise notebook, made to fit the site.
+
+Kept apart from notebooks.py (which runs notebooks and is part of every cache key) so that a
+change here re-renders pages without re-running any snippet.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from .errors import BuildError
+from .stylesheets import trim_page
+
+EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>\s*", re.S)
+MD_LINK = re.compile(r'href="(?P<path>[^":#"]+\.md)(?P<anchor>#[^"]*)?"')
+MATHJAX_CONFIG = re.compile(
+    r"<script[^>]*>(?:(?!</script>).)*MathJax(?:(?!</script>).)*</script>", re.S
+)
+
+
+def clean_page_html(html: str, page: str) -> str:
+    """mkdocs-jupyter's template loads MathJax and Mermaid from a CDN; the site renders math with
+    its own KaTeX and needs neither. Trim the inlined JupyterLab CSS to what the page uses, fix
+    page links, and put a download link under the title (at the top if the notebook has none).
+    `page` is the notebook's path among the docs files (exercises/name.ipynb)."""
+    html = _page_links(MATHJAX_CONFIG.sub("", EXTERNAL_SCRIPT.sub("", html)), page)
+    try:
+        html = trim_page(html)
+    except ValueError as error:
+        raise BuildError([f"{page}: an inline stylesheet cannot be parsed: {error}"]) from error
+    notebook_name = posixpath.basename(page)
+    link = (
+        f'<p class="exec-downloads"><a href="{notebook_name}" download="{notebook_name}">'
+        f"Download the notebook ({notebook_name})</a>, run it with Jupyter.</p>\n"
+    )
+    title_end = html.find("</h1>")
+    if title_end == -1:
+        return link + html
+    title_end += len("</h1>")
+    return html[:title_end] + "\n" + link + html[title_end:]
+
+
+def _page_links(html: str, page: str) -> str:
+    """Markdown cells link pages as `../part/topic.md` (from the notebook's folder, as pages do);
+    MkDocs never sees that HTML, so turn each into the page's URL relative to this page."""
+    folder, page_url = posixpath.dirname(page), posixpath.splitext(page)[0] + "/"
+
+    def url(match: re.Match[str]) -> str:
+        target = posixpath.normpath(posixpath.join(folder, match["path"]))[: -len(".md")]
+        target = target.removesuffix("index") if target.endswith("index") else target + "/"
+        relative = posixpath.relpath(target or ".", page_url).rstrip("/") + "/"
+        return f'href="{relative}{match["anchor"] or ""}"'
+
+    return MD_LINK.sub(url, html)
