@@ -11,7 +11,9 @@ def make_problem(device: torch.device | str = "cpu",
     """A float32 MLP 32 -> 128 -> 1 and a regression batch of 1024 examples."""
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(32, 128), nn.ReLU(), nn.Linear(128, 1)).to(device)
-    x = torch.randn(1024, 32, device=device)
+    # drawn on the CPU and moved: every device gets the batch the page's table was measured on
+    # (another device's generator gives other numbers, and another count of float16 zeros)
+    x = torch.randn(1024, 32).to(device)
     y = torch.sin(3 * x[:, :1]) + x[:, 1:2]
     return model, x, y
 

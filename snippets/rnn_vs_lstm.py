@@ -44,8 +44,8 @@ def input_grad_norms(cell: nn.Module, x: torch.Tensor) -> tuple[list[float], flo
     Also returns the mean forget gate (nan for a vanilla RNN)."""
     x = x.clone().requires_grad_(True)
     batch, hidden = x.shape[1], cell.hidden_size
-    h = torch.zeros(batch, hidden)
-    c = torch.zeros(batch, hidden)
+    h = x.new_zeros(batch, hidden)  # on x's device, in its dtype
+    c = x.new_zeros(batch, hidden)
     forget = []
     for t in range(x.shape[0]):
         if isinstance(cell, nn.LSTMCell):

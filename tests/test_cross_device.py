@@ -27,6 +27,7 @@ import optimizers_from_scratch as ofs
 import per_example_grads as peg
 import pytest
 import residual_identity as ri
+import rnn_vs_lstm as rl
 import torch
 from torch import Tensor, nn
 
@@ -138,6 +139,19 @@ def residual_gradient_identity(device: torch.device, dtype: torch.dtype) -> dict
         "Jacobian of x + F(x)": j_block,
         "I + dF/dx": j_identity,
     }
+
+
+@case
+def rnn_and_lstm_input_gradients(device: torch.device, dtype: torch.dtype) -> dict[str, Tensor]:
+    torch.manual_seed(22)
+    cells = {"RNN": nn.RNNCell(4, 8), "LSTM": rl.set_forget_bias(nn.LSTMCell(4, 8), 1.0)}
+    x = randn(23, 20, 3, 4).to(device, dtype)
+    results = {}
+    for name, cell in cells.items():
+        norms, mean_forget = rl.input_grad_norms(cell.to(device, dtype), x)
+        results[f"{name} ||dL/dx_t||"] = torch.tensor(norms, dtype=F64)
+    results["LSTM mean forget gate"] = torch.tensor([mean_forget], dtype=F64)
+    return results
 
 
 @case

@@ -133,7 +133,8 @@ def test_naive_quantity_is_not_the_noise_scale(device) -> None:
         )
     )
     torch.testing.assert_close(scaled, plain)
-    assert ns.naive_noise_scale((c * g_s).norm(dim=1).mean(), 8) == pytest.approx(
+    # float(): pytest.approx turns a tensor into a numpy array, which fails for a CUDA tensor
+    assert float(ns.naive_noise_scale((c * g_s).norm(dim=1).mean(), 8)) == pytest.approx(
         c * ns.naive_noise_scale(g_s.norm(dim=1).mean(), 8).item()
     )
 
