@@ -31,6 +31,8 @@ CLASS_ATTRIBUTE = re.compile(r'\bclass="([^"]*)"')
 CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
 JUPYTER_CLASS = re.compile(r"(?:jp|lm|p|bp3|cm)-|CodeMirror")
 PARENTHESES = re.compile(r"\([^()]*\)")
+# A whole string literal, or one character that shapes the stylesheet.
+STRUCTURE = re.compile(r"""\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|[{};()\[\],]""")
 VAR_USE = re.compile(r"var\(\s*(--[\w-]+)")
 # At-rules whose body holds more rules; other blocks (@keyframes, @font-face) are kept whole.
 GROUPING = ("@media", "@supports", "@layer", "@container")
@@ -115,27 +117,19 @@ def _walk(css: str, rule: Rule, on_other: Callable[[str], object] | None = None)
     return "".join(out)
 
 
-def _unquoted(text: str) -> Iterator[tuple[int, str]]:
-    """(index, character) for every character outside a string literal."""
-    quote, escaped = "", False
-    for index, char in enumerate(text):
-        if quote:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote:
-                quote = ""
-        elif char in "\"'":
-            quote = char
-        else:
-            yield index, char
+def _structure(text: str) -> Iterator[tuple[int, str]]:
+    """(index, character) for each brace, bracket, parenthesis, semicolon and comma outside string
+    literals; the regex skips everything else at C speed (the JupyterLab CSS is 575 kB)."""
+    for match in STRUCTURE.finditer(text):
+        char = match[0]
+        if char[0] not in "\"'":
+            yield match.start(), char
 
 
 def _blocks(css: str) -> Iterator[tuple[str, str | None]]:
     """Top-level (prelude, body) pairs; a statement such as `@charset "UTF-8";` has body None."""
     depth, start, open_at = 0, 0, 0
-    for index, char in _unquoted(css):
+    for index, char in _structure(css):
         if char == "{":
             if depth == 0:
                 open_at = index
@@ -164,7 +158,7 @@ def _declarations(body: str) -> Iterator[tuple[str, str]]:
 def _split_top_level(text: str, separator: str) -> list[str]:
     """Split at `separator` outside strings and brackets."""
     parts, depth, start = [], 0, 0
-    for index, char in _unquoted(text):
+    for index, char in _structure(text):
         if char in "([":
             depth += 1
         elif char in ")]":
