@@ -86,7 +86,10 @@ class DocsExecPlugin(BasePlugin[DocsExecConfig]):
 
     def on_page_content(self, html: str, page: Page, **kwargs: object) -> str:
         if page.file.src_uri.startswith("exercises/") and page.file.src_uri.endswith(".ipynb"):
-            return clean_page_html(html, page.file.src_uri)
+            try:
+                return clean_page_html(html, page.file.src_uri, self.settings.cache_dir / "pages")
+            except BuildError as error:
+                raise PluginError(str(error)) from error
         return html
 
     def on_serve(self, server, config: MkDocsConfig, builder):

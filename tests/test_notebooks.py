@@ -12,6 +12,7 @@ from sitecheck import ROOT
 from test_executor import make_project
 
 from docs_exec import executor
+from docs_exec.errors import BuildError
 from docs_exec.notebook_pages import clean_page_html
 from docs_exec.notebooks import parse_percent
 from docs_exec.project import check, notebook_sources, scan
@@ -84,27 +85,51 @@ def test_a_failing_cell_is_reported_at_its_line_in_the_py_file(tmp_path: Path) -
     assert "AssertionError: wrong sum" in problems[0]
 
 
-def test_notebook_pages_lose_cdn_scripts_and_gain_a_download_link() -> None:
+def test_notebook_pages_lose_cdn_scripts_and_gain_a_download_link(tmp_path: Path) -> None:
     html = (
         '<script src="https://cdn.example/mathjax/tex-chtml.js"></script>\n'
         "<script>window.MathJax = {tex: {}};</script>\n"
         '<div class="jupyter-wrapper">see <a href="../problems/activations.md#dying-relu">'
         'this</a> and <a href="../index.md">home</a></div>'
     )
-    cleaned = clean_page_html(html, "exercises/add.ipynb")
+    cleaned = clean_page_html(html, "exercises/add.ipynb", tmp_path)
     assert "https://" not in cleaned and "MathJax" not in cleaned
     assert cleaned.startswith('<p class="exec-downloads"><a href="add.ipynb" download="add.ipynb">')
     assert 'href="../../problems/activations/#dying-relu"' in cleaned
     assert 'href="../../"' in cleaned
 
 
-def test_the_download_link_goes_under_the_notebook_title() -> None:
+def test_the_download_link_goes_under_the_notebook_title(tmp_path: Path) -> None:
     html = '<div class="jp-Cell"><h1 id="add">Adding</h1><p>Intro.</p></div>'
-    cleaned = clean_page_html(html, "exercises/add.ipynb")
+    cleaned = clean_page_html(html, "exercises/add.ipynb", tmp_path)
     title, rest = cleaned.split("</h1>", 1)
     assert title == '<div class="jp-Cell"><h1 id="add">Adding'
     assert rest.lstrip().startswith('<p class="exec-downloads"><a href="add.ipynb"')
     assert rest.endswith("<p>Intro.</p></div>")
+
+
+def test_trimmed_pages_are_cached_until_the_page_changes(tmp_path: Path, monkeypatch) -> None:
+    from docs_exec import stylesheets
+
+    html = '<style type="text/css">.jp-Gone{x:1}.jp-Cell{y:2}</style><div class="jp-Cell"></div>'
+    first = clean_page_html(html, "exercises/add.ipynb", tmp_path)
+    assert ".jp-Gone" not in first and ".jp-Cell{y:2}" in first
+    assert len(list(tmp_path.glob("exercises__add.ipynb.*.html"))) == 1
+
+    def no_trimming(html: str) -> str:
+        raise AssertionError("trimmed again")
+
+    monkeypatch.setattr(stylesheets, "trim_page", no_trimming)
+    assert clean_page_html(html, "exercises/add.ipynb", tmp_path) == first
+    monkeypatch.undo()
+    changed = html.replace("y:2", "y:3")
+    assert ".jp-Cell{y:3}" in clean_page_html(changed, "exercises/add.ipynb", tmp_path)
+    assert len(list(tmp_path.glob("exercises__add.ipynb.*.html"))) == 1  # the stale one is gone
+
+
+def test_a_stylesheet_that_does_not_parse_names_the_page(tmp_path: Path) -> None:
+    with pytest.raises(BuildError, match=r"exercises/add\.ipynb: an inline stylesheet"):
+        clean_page_html('<style type="text/css">.jp-Cell{</style>', "exercises/add.ipynb", tmp_path)
 
 
 EXERCISES = sorted((ROOT / "exercises").glob("*.py"))
