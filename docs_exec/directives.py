@@ -1,9 +1,14 @@
-"""Find the output/figure directives and the `--8<--` snippet includes in a page's Markdown.
+"""Find the directives and the `--8<--` snippet includes in a page's Markdown.
 
-A directive is a line of its own, outside code fences: a Python-style call in double braces,
+Output and figure directives are lines of their own, outside code fences: a Python-style call
+in double braces,
 
     {{ output("snippets/chain_rule.py") }}
     {{ figure("snippets/mlp_sensitivity.py", 1, alt="What the figure shows") }}
+
+A value directive is inline, anywhere outside code fences (values.py says what it names):
+
+    Post-LN ends at {{ value("snippets/transformer_ln_training.py", "Post-LN", 5) }} nats.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from pathlib import Path
 
 from .errors import Location
 
-DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\{\{(?P<body>.*)\}\}[ \t]*$")
+DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\{\{(?P<body>(?!\s*value\().*)\}\}[ \t]*$")
+VALUE = re.compile(r"\{\{\s*value\((?P<args>.*?)\)\s*\}\}")
 INCLUDE = re.compile(r"^[ \t]*-{1,}8<-{1,}[ \t]+(?P<quote>[\"'])(?P<target>.+?)(?P=quote)[ \t]*$")
 FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
 SECTION_NAME = re.compile(r"[a-z][-_0-9a-z]*")
@@ -24,7 +30,8 @@ SECTION_NAME = re.compile(r"[a-z][-_0-9a-z]*")
 
 @dataclass(frozen=True)
 class Directive:
-    """`output(snippet)` places its stdout; `figure(snippet, n, alt=...)` its n-th figure."""
+    """`output(snippet)` places its stdout; `figure(snippet, n, alt=...)` its n-th figure;
+    `value(snippet, label, ..., n)` the n-th number printed after a label (see values.py)."""
 
     kind: str
     snippet: str
@@ -32,6 +39,12 @@ class Directive:
     indent: str = ""
     figure: int = 0
     alt: str = ""
+    labels: tuple[str, ...] = ()
+    index: int = 0
+    sig: int | None = None
+    tex: bool = False
+    plain: bool = False
+    rtol: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -87,7 +100,7 @@ def parse_call(body: str, where: Location) -> Directive:
         ) from None
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
         raise DirectiveSyntaxError(
-            where, f"expected output(...) or figure(...), got {{{{{body}}}}}"
+            where, f"expected output(...), figure(...) or value(...), got {{{{{body}}}}}"
         )
     kind = call.func.id
     try:
@@ -98,9 +111,15 @@ def parse_call(body: str, where: Location) -> Directive:
             where, "directive arguments must be literals (quote the snippet path)"
         ) from None
     if kind == "output":
+        usage = 'usage: {{ output("snippets/name.py") }} or {{ output("...", rtol=0.02) }}'
+        rtol = kwargs.pop("rtol", 0.0)
         if len(args) != 1 or kwargs or not isinstance(args[0], str):
-            raise DirectiveSyntaxError(where, 'usage: {{ output("snippets/name.py") }}')
-        return Directive("output", args[0], where)
+            raise DirectiveSyntaxError(where, usage)
+        if not isinstance(rtol, (int, float)) or not 0 <= rtol < 1:
+            raise DirectiveSyntaxError(where, "rtol is a relative tolerance between 0 and 1")
+        return Directive("output", args[0], where, rtol=float(rtol))
+    if kind == "value":
+        return parse_value(args, kwargs, where)
     if kind == "figure":
         usage = 'usage: {{ figure("snippets/name.py", 1, alt="what the figure shows") }}'
         if len(args) != 2 or set(kwargs) != {"alt"}:
@@ -111,25 +130,67 @@ def parse_call(body: str, where: Location) -> Directive:
         if not isinstance(alt, str) or len(alt.split()) < 4:
             raise DirectiveSyntaxError(where, "alt text must say what the figure shows (4+ words)")
         return Directive("figure", snippet, where, figure=number, alt=alt.strip())
-    raise DirectiveSyntaxError(where, f"unknown directive {kind!r}: use output(...) or figure(...)")
+    raise DirectiveSyntaxError(
+        where, f"unknown directive {kind!r}: use output(...), figure(...) or value(...)"
+    )
 
 
-def directive_lines(text: str, page: str) -> Iterator[tuple[int, str, Directive | None]]:
-    """Every line with the directive it holds (None for other lines and inside code fences)."""
+def parse_value(args: list, kwargs: dict, where: Location) -> Directive:
+    usage = (
+        'usage: {{ value("snippets/name.py", "label", n) }} (the n-th number after the label; '
+        'more labels narrow it: "section", "row")'
+    )
+    index = args.pop() if len(args) > 2 and isinstance(args[-1], int) else 1
+    sig, tex, plain = kwargs.pop("sig", None), kwargs.pop("tex", False), kwargs.pop("plain", False)
+    snippet, labels = (args[0], tuple(args[1:])) if args else (None, ())
+    if (
+        not isinstance(snippet, str)
+        or not labels
+        or kwargs
+        or not all(isinstance(label, str) and label.strip() for label in labels)
+        or not isinstance(index, int)
+        or index < 1
+        or not isinstance(tex, bool)
+        or not isinstance(plain, bool)
+    ):
+        raise DirectiveSyntaxError(where, usage)
+    if sig is not None and not (isinstance(sig, int) and sig >= 1):
+        raise DirectiveSyntaxError(where, "sig is a number of significant digits, at least 1")
+    return Directive(
+        "value", snippet, where, labels=labels, index=index, sig=sig, tex=tex, plain=plain
+    )
+
+
+def inline_values(line: str, where: Location) -> Iterator[tuple[re.Match[str], Directive]]:
+    """Each value directive on a line, with its match (to replace it)."""
+    for match in VALUE.finditer(line):
+        yield match, parse_call(f"value({match['args']})", where)
+
+
+def directive_lines(
+    text: str, page: str
+) -> Iterator[tuple[int, str, Directive | None, list[Directive]]]:
+    """Every line with the output or figure directive it holds (None for other lines) and its
+    value directives (inside a figure's alt text too); code fences hold none."""
     for number, line, in_fence in lines_with_fences(text):
-        match = None if in_fence else DIRECTIVE.match(line)
+        if in_fence:
+            yield number, line, None, []
+            continue
+        where = Location(page, number)
+        values = [value for _, value in inline_values(line, where)]
+        match = DIRECTIVE.match(line)
         if match:
-            found = parse_call(match["body"], Location(page, number))
-            yield number, line, replace(found, indent=match["indent"])
+            found = parse_call(match["body"], where)
+            yield number, line, replace(found, indent=match["indent"]), values
         else:
-            yield number, line, None
+            yield number, line, None, values
 
 
 def parse_page(text: str, page: str) -> tuple[list[Directive], list[Include]]:
     """All directives and includes of one page; DirectiveSyntaxError for a malformed one."""
     directives: list[Directive] = []
     includes: list[Include] = []
-    for number, line, directive in directive_lines(text, page):
+    for number, line, directive, values in directive_lines(text, page):
         include = INCLUDE.match(line)
         if include:
             target, _, section = include["target"].partition(":")
@@ -137,6 +198,7 @@ def parse_page(text: str, page: str) -> tuple[list[Directive], list[Include]]:
             includes.append(Include(target, named, Location(page, number)))
         elif directive:
             directives.append(directive)
+        directives += values
     return directives, includes
 
 

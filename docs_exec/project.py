@@ -11,6 +11,7 @@ from .directives import Directive, DirectiveSyntaxError, Include, check_include,
 from .downloads import download_path, notebook, script
 from .errors import Location
 from .executor import Report
+from .values import UnresolvedValue, resolve
 
 DEFAULTS = {
     "docs_dir": "docs",
@@ -83,6 +84,11 @@ def check(plan: Plan, report: Report) -> list[str]:
                 problems.append(
                     f"{directive.where}: output(...) of {snippet}, which prints nothing"
                 )
+            if directive.kind == "value":
+                try:
+                    resolve(directive, result.stdout)
+                except UnresolvedValue as exc:
+                    problems.append(str(exc))
             if directive.kind == "figure" and directive.figure > len(result.figures):
                 problems.append(
                     f"{directive.where}: figure {directive.figure} of {snippet}, which draws "

@@ -7,10 +7,11 @@ import posixpath
 import re
 from pathlib import PurePosixPath
 
-from .directives import INCLUDE, directive_lines, fence_spans
+from .directives import INCLUDE, VALUE, Directive, directive_lines, fence_spans
 from .downloads import download_path
 from .project import figure_path
 from .store import Result
+from .values import resolve
 
 
 def _fence(text: str) -> str:
@@ -18,15 +19,20 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def _output(result: Result) -> list[str]:
+def _output(result: Result, rtol: float) -> list[str]:
     body = result.stdout.rstrip("\n")
     fence = _fence(body)
+    note = html.escape(result.provenance)
+    if rtol:
+        # The page declares how far these numbers move on other CPUs and thread counts; the
+        # kernel tests hold every reader's run to it.
+        note += f" · numbers above vary by up to {rtol * 100:g}% with the CPU and thread count"
     return [
         f'{fence}text title="Output"',
         *body.split("\n"),
         fence,
         "",
-        html.escape(result.provenance),
+        note,
         "{: .exec-provenance }",
     ]
 
@@ -45,17 +51,25 @@ def _figure(result: Result, number: int, alt: str, page: str) -> list[str]:
 def expand(markdown: str, page: str, results: dict[str, Result]) -> str:
     """`page` is the page's path inside the docs folder (used to make figure links relative)."""
     out = []
-    for _, line, directive in directive_lines(markdown, page):
+    for _, line, directive, values in directive_lines(markdown, page):
+        line = _bind(line, values, results)
         if directive is None:
             out.append(line)
             continue
         result = results[directive.snippet]
         if directive.kind == "output":
-            block = _output(result)
+            block = _output(result, directive.rtol)
         else:
-            block = _figure(result, directive.figure, directive.alt, page)
+            alt = _bind(directive.alt, values, results)
+            block = _figure(result, directive.figure, alt, page)
         out += [directive.indent + piece if piece else "" for piece in block]
     return "\n".join(out) + "\n"
+
+
+def _bind(text: str, values: list[Directive], results: dict[str, Result]) -> str:
+    """`text` with its value directives, in order, replaced by the numbers they name."""
+    numbers = iter([resolve(value, results[value.snippet].stdout) for value in values])
+    return VALUE.sub(lambda _: next(numbers), text) if values else text
 
 
 def add_downloads(markdown: str, page: str) -> str:

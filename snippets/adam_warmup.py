@@ -59,6 +59,10 @@ def main() -> None:
         u, loss = log["update_rms"], log["loss"]
         print(f"{lr:7g}  {w:6d}  {u[0]:6.3f} {u[9]:6.3f} {u[99]:6.3f} {u[-1]:6.3f}"
               f"              {loss[0]:8.3f} {max(loss):8.3f} {loss[-1]:7.3f}")
+    for w, name in ((0, "without"), (100, "with")):
+        late = runs[(3e-2, w)]["update_rms"][99:]
+        print(f"steps 100-300 at peak lr 0.03, RMS update/lr {name} warmup: "
+              f"{min(late):.3f} to {max(late):.3f}")
 
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     for w, style in ((0, "-"), (100, "--")):

@@ -96,8 +96,8 @@ def main() -> None:
         back = int((killed & ~run["still"]).sum())
         print(f"{name}: dead {dead[299]:.1%} before the step, {float(killed.float().mean()):.1%}"
               f" after it, {dead[-1]:.1%} after 1000 more steps")
-        print(f"  max |dL/dw| over the dead units right after the step: {run['grad_dead']:.3g}; "
-              f"units back to life: {back} of {int(killed.sum())}; "
+        print(f"  {name}, right after the step: max |dL/dw| of dead units {run['grad_dead']:.3g}")
+        print(f"  {name}, dead units back to life: {back} of {int(killed.sum())}; "
               f"final loss {run['loss'][-1]:.3e}")
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")

@@ -96,6 +96,8 @@ def main() -> None:
     nan_step = first_nonfinite(by_hand)
     print(f"BCE by hand: first non-finite loss at step {nan_step}; "
           f"BCEWithLogits: {first_nonfinite(stable)}, final loss {stable[-1]:.3e}")
+    print(f"loss with logits: step 1 {stable[0]:.3f}, step {nan_step - 1} "
+          f"{stable[nan_step - 2]:.3f}")
     torch.manual_seed(0)
     probe = nn.Linear(2, 1)
     with torch.no_grad():

@@ -98,6 +98,8 @@ def main() -> None:
                       f"{f['subnormal']:9.2%} {f['inf']:7.2%}")
         if batch == 256:
             hist = (param_g.abs(), act_g.abs())
+    print(f"median |gradient| at batch 256: parameters {hist[0].median():.1e}, "
+          f"activations {hist[1].median():.1e}")
 
     fp16 = torch.finfo(torch.float16)
     _, ax = plt.subplots(figsize=(7, 4), layout="constrained")

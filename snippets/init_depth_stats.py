@@ -59,14 +59,14 @@ def main() -> None:
     x = torch.randn(batch, width, dtype=torch.float64)
     y = torch.randn(batch, 1, dtype=torch.float64)
     stats = {}
+    print(f"{'':5s} {'init':24s} {'std(a_1)':>9s} {'std(a_50)':>10s} "
+          f"{'std(g_1)':>9s} {'std(g_50)':>10s}")
     for act_name, activation in [("tanh", nn.Tanh), ("ReLU", nn.ReLU)]:
-        print(f"{act_name}: {'init':24s} {'std(a_1)':>9s} {'std(a_50)':>10s} "
-              f"{'std(g_1)':>9s} {'std(g_50)':>10s}")
         for init_name, scale in INITS.items():
             torch.manual_seed(1)
             a_std, g_std = layer_stats(build(activation, scale, depth, width), x, y)
             stats[act_name, init_name] = (a_std, g_std)
-            print(f"      {init_name:24s} {a_std[0]:9.3e} {a_std[-1]:10.3e} "
+            print(f"{act_name:5s} {init_name:24s} {a_std[0]:9.3e} {a_std[-1]:10.3e} "
                   f"{g_std[0]:9.3e} {g_std[-1]:10.3e}")
     print("(a_l: output of hidden layer l; g_l = dL/dz_l, the gradient at its pre-activation)")
 

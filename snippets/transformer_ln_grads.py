@@ -99,7 +99,7 @@ def main() -> None:
     print(f"||dL/dW2|| per layer, {layers} layers, d = 64, Xavier init, mean of 12 models:")
     for norm, marker in zip(labels, "osD", strict=True):
         norms = mean_ffn_grad_norms(norm, layers, seeds=range(12))
-        print(f"  {labels[norm]:<9}" + " ".join(f"{g:.3f}" for g in norms))
+        print(f"{labels[norm] + ':':<10}" + " ".join(f"{g:.3f}" for g in norms))
         ax1.semilogy(range(1, layers + 1), norms, marker=marker, label=labels[norm])
     ax1.set_xlabel("layer (1 = next to the embeddings)")
     ax1.set_ylabel(r"$\|\partial L / \partial W_2\|_F$ of the FFN")

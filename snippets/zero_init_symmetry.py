@@ -67,9 +67,11 @@ def main() -> None:
         grads = unit_gradients(model, x, y)
         print(f"{name}: step-0 gradient (dL/dW1[j, :], dL/db1[j], dL/dW2[0, j]) of units 0, 1")
         for j in (0, 1):
-            print("   ", " ".join(f"{v + 0.0:+.4f}" for v in grads[j].tolist()))
+            row = " ".join(f"{v + 0.0:+.4f}" for v in grads[j].tolist())
+            print(f"    {name}, unit {j}: {row}")
         curves[name] = train(model, x, y, steps=2000, lr=0.1)
-        print(f"  after 2000 SGD steps: unit spread {unit_spread(unit_parameters(model)):.3g}, "
+        spread = unit_spread(unit_parameters(model))
+        print(f"  {name}, after 2000 SGD steps: unit spread {spread:.3g}, "
               f"loss {curves[name][-1]:.4f}")
 
     _, ax = plt.subplots(figsize=(7, 4), layout="constrained")

@@ -11,9 +11,10 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-# One thread, as in the build's workers: the same rounding as the published outputs, and no
-# oversubscription when the site tests run snippets in parallel processes beside pytest.
-torch.set_num_threads(1)
+# One thread by default, as in the build's workers: the same rounding as the published outputs,
+# and no oversubscription when the site tests run snippets in parallel processes beside pytest.
+# The kernel tests (test_kernels.py) run the trajectory tests again with TEST_TORCH_THREADS=2.
+torch.set_num_threads(int(os.environ.get("TEST_TORCH_THREADS", "1")))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

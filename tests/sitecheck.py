@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-import json
+import functools
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -12,8 +12,6 @@ from urllib.parse import unquote, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 SNIPPETS = ROOT / "snippets"
-CACHE = ROOT / ".cache" / "docs-exec"
-NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 
 def snippet_files() -> list[Path]:
@@ -26,12 +24,6 @@ def page_texts() -> dict[str, str]:
     }
 
 
-def recorded_stdout(snippet: str) -> str:
-    """What the last build recorded for a snippet (the cache the build just filled)."""
-    data = json.loads((CACHE / (snippet.replace("/", "__") + ".json")).read_text())
-    return data["stdout"]
-
-
 def imported_modules(path: Path) -> set[str]:
     names = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -40,29 +32,6 @@ def imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module.split(".")[0])
     return names
-
-
-def _last_digit(token: str) -> float:
-    """The value of one unit in the last printed digit of a number token ("1.25e-3" -> 1e-5)."""
-    mantissa, _, exponent = token.lower().partition("e")
-    decimals = len(mantissa.partition(".")[2])
-    return 10.0 ** (-decimals + (int(exponent) if exponent else 0))
-
-
-def same_output(actual: str, expected: str) -> str | None:
-    """None when the texts match: integers exactly, decimals to two units in the last digit."""
-    actual_lines, expected_lines = actual.splitlines(), expected.splitlines()
-    if len(actual_lines) != len(expected_lines):
-        return f"{len(actual_lines)} lines printed, {len(expected_lines)} recorded"
-    for number, (got, want) in enumerate(zip(actual_lines, expected_lines, strict=True), start=1):
-        if NUMBER.sub("#", got) != NUMBER.sub("#", want):
-            return f"line {number} differs:\n  ran:      {got}\n  recorded: {want}"
-        for a, b in zip(NUMBER.findall(got), NUMBER.findall(want), strict=True):
-            decimal = any(mark in a + b for mark in ".eE")
-            tolerance = 2 * max(_last_digit(a), _last_digit(b)) if decimal else 0
-            if abs(float(a) - float(b)) > tolerance:
-                return f"line {number}: {a} differs from the recorded {b}:\n  ran: {got}"
-    return None
 
 
 class _Anchors(HTMLParser):
@@ -128,3 +97,31 @@ def external_loads(site: Path) -> list[str]:
             if urlsplit(url).netloc:
                 found.append(f"{sheet.relative_to(site)}: {url}")
     return found
+
+
+@functools.cache
+def recorded_results() -> dict:
+    """The recorded result of every snippet the pages use, by path: what the build cached, and
+    for a snippet not cached yet (a fresh clone), a run through the build's own executor."""
+    from docs_exec import executor
+    from docs_exec.project import DEFAULTS, scan
+
+    settings = executor.Settings(
+        root=ROOT,
+        snippets_dir=ROOT / DEFAULTS["snippets_dir"],
+        cache_dir=ROOT / DEFAULTS["cache_dir"],
+        lock_files=[ROOT / name for name in DEFAULTS["lock_files"]],
+        timeout=DEFAULTS["timeout"],
+    )
+    report = executor.run(scan(page_texts(), ROOT).snippets, settings, progress=lambda _: None)
+    assert not report.failures, [failure.traceback for failure in report.failures]
+    return report.results
+
+
+def expanded_page(page: str) -> str:
+    """A page's Markdown as the reader gets it: outputs, figures and bound values filled in
+    from the last build's recorded runs (`page` as "docs/part/name.md")."""
+    from docs_exec.render import expand
+
+    text = (ROOT / page).read_text(encoding="utf-8")
+    return expand(text, page.removeprefix("docs/"), recorded_results())

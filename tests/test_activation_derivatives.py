@@ -8,6 +8,7 @@ import activation_derivatives as ad
 import pytest
 import torch
 import torch.nn.functional as F
+from sitecheck import expanded_page
 
 NAMES = list(ad.ACTIVATIONS)
 
@@ -47,22 +48,27 @@ def test_selu_constants_are_torchs() -> None:
 
 
 def test_values_at_zero_quoted_on_the_page() -> None:
+    """The page's reading of the kink (autograd takes the left-hand value at 0) and of SELU's
+    constants is on the page, and true of autograd and of torch's SELU."""
+    page = " ".join(expanded_page("docs/problems/activations.md").split())
     zero = torch.zeros(1, dtype=torch.float64)
-    expected = {
-        "sigmoid": 0.25,
-        "tanh": 1.0,
-        "ReLU": 0.0,
-        "Leaky ReLU": 0.01,
-        "ELU": 1.0,
-        "SELU": ad.SELU_SCALE * ad.SELU_ALPHA,
-        "GELU": 0.5,
-        "SiLU": 0.5,
+    at_zero = {
+        name: float(ad.autograd_derivative(f, zero)) for name, (f, _) in ad.ACTIVATIONS.items()
     }
-    for name, value in expected.items():
-        assert float(ad.ACTIVATIONS[name][1](zero)) == pytest.approx(value, abs=1e-12)
-    assert abs(ad.SELU_SCALE * ad.SELU_ALPHA - 1.7581) < 5e-5
-    assert abs(ad.SELU_SCALE - 1.0507) < 5e-5
-    assert abs(ad.SELU_ALPHA - 1.6733) < 5e-5
+    selu = -float(F.selu(torch.tensor([-50.0], dtype=torch.float64)))  # lambda * alpha
+    assert at_zero["ReLU"] == 0.0
+    assert at_zero["Leaky ReLU"] == pytest.approx(0.01, abs=1e-12)
+    assert at_zero["ELU"] == pytest.approx(1.0, abs=1e-12)
+    assert at_zero["SELU"] == pytest.approx(selu, rel=1e-12)
+    assert (
+        "autograd uses the left-hand value: $0$ for ReLU, $0.01$ for Leaky ReLU, $1$ for ELU and "
+        f"$\\lambda\\alpha = {selu:.4f}$ for SELU." in page
+    )
+    scale = float(F.selu(torch.tensor([1.0], dtype=torch.float64)))
+    assert f"$\\lambda \\approx {scale:.4f}$ and $\\alpha \\approx {selu / scale:.4f}$" in page
+    assert f"${scale:.4f}$ for $x > 0$" in page  # SELU's slope on the positive side
+    assert at_zero["GELU"] == at_zero["SiLU"] == pytest.approx(0.5, abs=1e-12)
+    assert "At $x = 0$ both have slope $1/2$" in page  # GELU and SiLU
 
 
 def test_gelu_derivative_peaks_at_sqrt2() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import adam_warmup as aw
 import pytest
 
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
+
 
 @pytest.fixture(scope="module")
 def runs(device):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import autocast_demo as ad
+import pytest
 import torch
+
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
 
 
 def test_settings_per_device(device) -> None:

@@ -6,6 +6,8 @@ import clip_spikes as sp
 import pytest
 import torch
 
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
+
 
 def test_find_spikes_on_a_synthetic_series() -> None:
     norms = [1.0 + 0.1 * ((t * 7) % 5) for t in range(200)]

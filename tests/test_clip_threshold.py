@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
+
 
 @pytest.fixture(scope="module")
 def unclipped(device) -> dict[str, list[float]]:

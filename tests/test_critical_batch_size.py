@@ -7,6 +7,8 @@ import pytest
 import torch
 from torch import nn
 
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
+
 LRS = [0.04 * 2 ** (j / 2) for j in range(10)]
 
 

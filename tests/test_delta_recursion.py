@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 
 import delta_recursion as dr
 import pytest
 import torch
+from sitecheck import expanded_page
 
 
 def _setup(depth: int, width: int, seed: int, device: torch.device):
@@ -103,7 +105,8 @@ def test_typical_factor_per_layer_is_below_a_quarter(seed: int) -> None:
 
 
 def test_page_run_matches_the_quarter_power_comparison() -> None:
-    """The page's run (seed 0, 20 x 32): ||delta_1|| / ||delta_20|| is below 0.25^19."""
+    """The page's run (seed 0, 20 x 32): ||delta_1|| / ||delta_20|| is what the page quotes, and
+    below 0.25^19 as the page says."""
     torch.manual_seed(0)
     weights, biases = dr.init_sigmoid_mlp(20, 32)
     x = torch.randn(32, dtype=torch.float64)
@@ -113,6 +116,16 @@ def test_page_run_matches_the_quarter_power_comparison() -> None:
     ratio = float(deltas[0].norm() / deltas[-1].norm())
     assert ratio < 0.25**19
     assert ratio > 0.1**19
+    page = " ".join(expanded_page("docs/problems/vanishing-exploding.md").split())
+    sentence = re.search(
+        r"at layer 1 it is \$([\d.]+) \\times 10\^\{(-\d+)\}\$ of the output error, below "
+        r"\$0\.25\^\{19\} = ([\d.]+) \\times 10\^\{(-\d+)\}\$",
+        page,
+    )
+    assert sentence, "the page no longer compares layer 1 with 0.25^19"
+    quoted, bound = (float(f"{m}e{e}") for m, e in (sentence.group(1, 2), sentence.group(3, 4)))
+    assert quoted == pytest.approx(ratio, rel=0.02)
+    assert bound == pytest.approx(0.25**19, rel=0.02)
 
 
 def test_spectral_norm_of_a_xavier_square_matrix_is_near_two() -> None:

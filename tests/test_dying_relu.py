@@ -9,6 +9,8 @@ import pytest
 import torch
 from torch import nn
 
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
+
 
 def test_dead_mask_definition(device: torch.device) -> None:
     layer = nn.Linear(2, 3).to(device)

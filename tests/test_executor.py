@@ -251,6 +251,11 @@ def test_both_variants_keep_data_colours_legible_and_dark_remaps_greys() -> None
         ('{{ plot("a.py") }}', "unknown directive 'plot'"),
         ("{{ output(snippets/a.py) }}", "quote the snippet path"),
         ('{{ output("a.py" }}', "cannot parse directive"),
+        ('{{ output("a.py", rtol=2) }}', "rtol is a relative tolerance"),
+        ('Loss {{ value("a.py") }}.', "usage: {{ value"),
+        ('Loss {{ value("a.py", "loss", 0) }}.', "usage: {{ value"),
+        ('Loss {{ value("a.py", "loss", digits=2) }}.', "usage: {{ value"),
+        ('Loss {{ value("a.py", "loss", sig=0) }}.', "sig is a number"),
     ],
 )
 def test_malformed_directives_are_rejected_with_their_line(line: str, reason: str) -> None:
@@ -320,3 +325,63 @@ def test_a_heatmap_is_embedded_as_an_image_not_thousands_of_paths(tmp_path: Path
     svg = report.results["snippets/heat.py"].figures[0].light
     assert problems == []
     assert "<image" in svg and len(svg) < 200_000
+
+
+TABLE = """\"\"\"Prints a table.\"\"\"
+print("run                        loss   held-out")
+print("Post-LN                    3.100  2.853")
+print("Post-LN, 100 warmup steps  1.900  1.925")
+print("DeepNorm (Post-LN stack)   1.600  1.633")
+print("error 7.84e-10")
+print("loss 0.5")
+"""
+
+
+def test_values_bind_printed_numbers_into_text_math_tables_and_alt_text(tmp_path: Path) -> None:
+    text = textwrap.dedent(
+        """\
+        Post-LN ends at {{ value("snippets/t.py", "Post-LN", 2) }}, warmup at
+        {{ value("snippets/t.py", "Post-LN, 100 warmup steps", 2, sig=2) }}.
+
+        | error | ${{ value("snippets/t.py", "error", tex=True) }}$ |
+        | rows | {{ value("snippets/t.py", "held-out", "DeepNorm", 2) }} |
+        | plain | {{ value("snippets/t.py", "error", plain=True) }} |
+
+        {{ figure("snippets/f.py", 1, alt="Ends at {{ value('snippets/t.py', 'DeepNorm', 2) }}") }}
+
+        ```markdown
+        {{ value("snippets/t.py", "missing") }}
+        ```
+        """
+    )
+    figure = '"""Draws."""\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()\n'
+    settings = make_project(tmp_path, {"t.py": TABLE, "f.py": figure}, {"index.md": text})
+    report, problems = build(settings)
+    assert problems == []
+    expanded = expand(text, "index.md", report.results)
+    assert "Post-LN ends at 2.853, warmup at\n1.9." in expanded
+    assert "| error | $7.84 \\times 10^{-10}$ |" in expanded
+    assert "| rows | 1.633 |\n| plain | 0.000000000784 |" in expanded
+    assert "![Ends at 1.633](figures/f-1-light.svg#only-light)" in expanded
+    assert '{{ value("snippets/t.py", "missing") }}' in expanded  # inert in a code fence
+
+
+@pytest.mark.parametrize(
+    ("call", "reason"),
+    [
+        ('"missing", 1', "no line that snippets/t.py printed has this label"),
+        ('"Post-LN", 3', "output line 2 has 2 number(s) after the label"),
+        ('"loss", 1', "'loss' is on output lines 1, 6; name one line"),
+        ('"held-out", "Pre-LN", 1', "no output line after the previous label has 'Pre-LN'"),
+    ],
+)
+def test_a_value_that_names_no_printed_number_fails_with_page_and_line(
+    tmp_path: Path, call: str, reason: str
+) -> None:
+    text = f'# Page\n\nIt reaches {{{{ value("snippets/t.py", {call}) }}}}.\n'
+    text += '\n{{ output("snippets/t.py") }}\n'
+    settings = make_project(tmp_path, {"t.py": TABLE}, {"p.md": text})
+    _, problems = build(settings)
+    assert len(problems) == 1
+    assert problems[0].startswith("docs/p.md:3: value(")
+    assert reason in problems[0]

@@ -7,6 +7,7 @@ import math
 import exploding_weight_scale as ew
 import pytest
 import torch
+from sitecheck import expanded_page
 
 DEPTH, WIDTH, BATCH = 50, 64, 64
 
@@ -69,8 +70,10 @@ def test_overflow_scales_quoted_on_the_page(page_sweep) -> None:
     sweep32, _ = page_sweep
     loss_inf = min(s for s, (loss, _, _) in sweep32.items() if not math.isfinite(loss))
     overflow = min(s for s, (_, _, ok) in sweep32.items() if not ok)
-    assert loss_inf == 2.4
-    assert overflow == 2.6
+    page = " ".join(expanded_page("docs/problems/vanishing-exploding.md").split())
+    assert f"From $s = {loss_inf}$ the **loss** is `inf`" in page
+    assert f"From $s = {overflow}$ an intermediate overflows to `inf`" in page
+    assert f"the overflow scales are {loss_inf} (loss) and {overflow} (gradient)" in page
 
 
 def test_overflow_is_predicted_by_the_same_net_in_float64(page_sweep) -> None:

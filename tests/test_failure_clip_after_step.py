@@ -6,6 +6,8 @@ import failure_clip_after_step as fc
 import pytest
 import torch
 
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
+
 LR, BAD = 0.05, 60
 IDX = BAD - 1  # list index of the bad step
 

@@ -9,6 +9,8 @@ import pytest
 import torch
 from torch import nn
 
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
+
 
 def test_sigmoid_rounds_to_one_past_24_ln_2() -> None:
     """float32 has 24 significand bits: 1 + e^{-z} rounds to 1 once e^{-z} < 2^-24."""

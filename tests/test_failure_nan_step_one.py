@@ -8,6 +8,8 @@ import failure_nan_step_one as fn
 import pytest
 import torch
 
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
+
 
 @pytest.fixture(scope="module")
 def batch():

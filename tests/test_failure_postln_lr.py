@@ -8,6 +8,8 @@ import failure_postln_lr as fp
 import pytest
 import torch
 
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
+
 
 @pytest.fixture(scope="module")
 def runs():
@@ -62,8 +64,11 @@ def test_symptom_post_ln_stalls_near_the_uniform_guess(runs) -> None:
     assert fp.relapse(losses)[0] is None
     _, pre_norms = runs["pre"]
     late = sorted(norms[-50:])[25]
-    assert late < sorted(pre_norms[-50:])[25]  # the gradient no longer drives it anywhere
-    assert max(norms[:30]) > 2 * late  # after an early spike
+    # After an early spike the gradient no longer drives it anywhere. Measured over seeds 0-2 and
+    # the kernel settings of tools/kernels.py: the spike is 17-27x the late median, and the late
+    # median 0.4-0.95x Pre-LN's (so "no larger than Pre-LN's", with room for the kernels).
+    assert max(norms[:30]) > 5 * late
+    assert late < 1.5 * sorted(pre_norms[-50:])[25]
 
 
 def test_warmup_alone_only_postpones_the_failure(runs) -> None:

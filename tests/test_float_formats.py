@@ -1,21 +1,41 @@
-"""Checks for snippets/float_formats.py: the ranges, against closed forms and CONTENT.md."""
+"""Checks for snippets/float_formats.py: the ranges, against closed forms and the page."""
 
 from __future__ import annotations
 
 import float_formats as ff
 import pytest
 import torch
+from sitecheck import expanded_page
+
+
+def tex(x: float, decimals: int) -> str:
+    """A number as the page writes it in math: 3.39\\cdot10^{38} for (3.3895e38, 2)."""
+    mantissa, exponent = f"{x:.{decimals}e}".split("e")
+    return f"{mantissa}\\cdot10^{{{int(exponent)}}}"
 
 
 def test_values_quoted_on_the_page() -> None:
+    """The limits the mixed-precision page states for float16 and bfloat16 are on the page, each
+    next to the power of two it comes from, and they are torch.finfo's."""
+    page = " ".join(expanded_page("docs/practice/mixed-precision.md").split())
     f16, bf16 = ff.format_info(torch.float16), ff.format_info(torch.bfloat16)
     assert f16["max"] == 65504.0
-    assert f16["smallest_normal"] == pytest.approx(6.10e-5, rel=1e-3)
-    assert f16["smallest_subnormal"] == pytest.approx(5.96e-8, rel=1e-3)
-    assert f16["eps"] == pytest.approx(9.77e-4, rel=1e-3)
-    assert bf16["max"] == pytest.approx(3.39e38, rel=1e-3)
-    assert bf16["eps"] == pytest.approx(7.81e-3, rel=1e-3)
-    assert bf16["smallest_normal"] == pytest.approx(1.18e-38, rel=1e-2)
+    assert "**float16** has 5 exponent bits: its largest value is 65504" in page
+    assert f"$2^{{-14}} \\approx {tex(f16['smallest_normal'], 2)}$" in page
+    assert f"$2^{{-24}} \\approx {tex(f16['smallest_subnormal'], 2)}$" in page
+    assert f16["eps"] == 2.0**-10  # the spacing of float16 numbers just above 1
+    assert f"$2^{{-10}} \\approx {tex(f16['eps'], 3)}$ apart" in page
+    assert f"half that, ${tex(f16['eps'] / 2, 3)}$, is rounded away" in page
+    assert (
+        f"(max ${tex(bf16['max'], 2)}$, smallest normal ${tex(bf16['smallest_normal'], 2)}$)"
+        in page
+    )
+    assert f"$\\epsilon = 2^{{-7}} \\approx {tex(bf16['eps'], 2)}$" in page
+    assert (
+        f"float16: max 65504, smallest normal ${tex(f16['smallest_normal'], 2)}$, smallest "
+        f"subnormal ${tex(f16['smallest_subnormal'], 2)}$; bfloat16: float32's range (max "
+        f"${tex(bf16['max'], 2)}$) with $\\epsilon = {tex(bf16['eps'], 2)}$" in page
+    )
 
 
 def test_closed_forms() -> None:

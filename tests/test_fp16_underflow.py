@@ -6,6 +6,8 @@ import fp16_underflow as fu
 import pytest
 import torch
 
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
+
 
 def test_fate_in_on_hand_picked_values(device) -> None:
     v = torch.tensor([1e-9, 1e-6, 1e-3, 1e5], device=device)

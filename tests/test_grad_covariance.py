@@ -5,6 +5,7 @@ from __future__ import annotations
 import grad_covariance as gc
 import pytest
 import torch
+from sitecheck import expanded_page
 from torch import nn
 
 
@@ -41,6 +42,9 @@ def test_covariance_equals_torch_cov_and_trace_equals_eigenvalue_sum(device) -> 
 
 
 def test_noise_scale_from_the_covariance_matches_the_noise_scale_page(device) -> None:
+    """At initialisation, Sigma's trace and |G|^2 are those of noise_scale_training.py's own
+    code, and B_simple, as the curvature page states it, is the step-0 value the noise-scale
+    page states."""
     import noise_scale_training as nst  # the same data and model at initialisation
 
     model, x, y = model_and_data(device)
@@ -48,6 +52,15 @@ def test_noise_scale_from_the_covariance_matches_the_noise_scale_page(device) ->
     g2, tr = nst.exact_noise_stats(model, *nst.make_data(2048, device=device))
     assert (mean @ mean).item() == pytest.approx(g2, rel=1e-4)
     assert sigma.trace().item() == pytest.approx(tr, rel=1e-4)
+    b_simple = f"{tr / g2:.4g}"
+    curvature = " ".join(expanded_page("docs/deeper/curvature.md").split())
+    assert (
+        f"{tr:.4g} both ways at initialisation, and divided by $|G|^2 = {g2:.4g}$ it gives "
+        f"$B_{{\\text{{simple}}}} = {b_simple}$, the same value as at step 0 on the "
+        "noise-scale page" in curvature
+    )
+    noise_scale = " ".join(expanded_page("docs/deeper/noise-scale.md").split())
+    assert f"**At initialisation** $B_{{\\text{{simple}}}}$ is {b_simple}, below" in noise_scale
 
 
 def test_nine_directions_dominate_at_initialisation(device) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import re
 
 import grad_monitor as gm
 import numpy as np
 import pytest
 import torch
+from sitecheck import expanded_page
 from torch import nn
+
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
 
 
 def _model(device):
@@ -89,11 +93,28 @@ def test_histogram_bins_are_quarter_decades() -> None:
 
 
 def test_what_the_page_reads_from_the_dashboard() -> None:
+    """Each reading of the dashboard on the monitoring page is on the page, and a fresh run of
+    the 300 steps bears it out."""
+    page = " ".join(expanded_page("docs/hands-on/monitoring.md").split())
     torch.manual_seed(0)
-    monitor, _ = gm.train(steps=300)
+    monitor, losses = gm.train(steps=300)
+    assert (
+        f"The first value, {losses[0]:.4f} in the output, is close to "
+        f"$\\ln 3 \\approx {math.log(3):.4f}$" in page
+    )
+    assert "It *rises* while the loss falls (the test checks this)" in page
+    assert sorted(monitor.global_norm[-100:])[50] > 2 * monitor.global_norm[0]  # rises
     late = {name: sorted(v[-100:])[50] for name, v in monitor.norms.items()}
-    assert min(late, key=late.get) == "0.weight"  # the input layer gets the smallest gradient
+    assert min(late, key=late.get) == "0.weight"
+    assert "The input layer (`0.weight`, 2 → 64) receives the smallest gradient" in page
     medians = {name: sorted(v)[150] for name, v in monitor.ratios.items()}
     assert min(medians, key=medians.get) == "0.weight"
-    assert all(1e-3 < m < 1e-2 for m in medians.values())
-    assert sorted(monitor.global_norm[-100:])[50] > 2 * monitor.global_norm[0]  # rises
+    stated = re.search(
+        r"The median ratios printed above lie between \$([\d.]+) \\times 10\^\{(-\d+)\}\$ "
+        r"and \$([\d.]+) \\times 10\^\{(-\d+)\}\$, the input layer's the lowest\.",
+        page,
+    )
+    assert stated, "the sentence with the range of the median ratios is not on the page"
+    low, high = float(f"{stated[1]}e{stated[2]}"), float(f"{stated[3]}e{stated[4]}")
+    assert min(medians.values()) == pytest.approx(low, rel=5e-3)
+    assert max(medians.values()) == pytest.approx(high, rel=5e-3)

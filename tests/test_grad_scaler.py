@@ -9,6 +9,8 @@ import pytest
 import torch
 from torch import nn
 
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
+
 
 def test_gradscaler_defaults_on_cpu() -> None:
     s = torch.amp.GradScaler("cpu")

@@ -7,6 +7,7 @@ import math
 import gradient_descent_2d as gd
 import pytest
 import torch
+from sitecheck import expanded_page
 
 
 def closed_form_grad(w: torch.Tensor) -> torch.Tensor:
@@ -36,11 +37,21 @@ def test_autograd_matches_closed_form(device: torch.device) -> None:
 
 
 def test_gradient_quoted_on_page(device: torch.device) -> None:
+    """The hand computation the page writes out at w = (-1.5, 1.5) is on the page and is what
+    autograd gives."""
     w = torch.tensor([-1.5, 1.5], dtype=torch.float64, device=device)
-    g = gd.grad_autograd(gd.toy_loss, w)
-    assert g.tolist() == [-1.625, 2.25]  # exact: 2(-2.5) + 6 * 1.5 * 0.375 and 6 * 0.375
-    assert gd.toy_loss(w).item() == pytest.approx(6.671875)
-    assert g.norm().item() == pytest.approx(math.hypot(1.625, 2.25))
+    g = gd.grad_autograd(gd.toy_loss, w).tolist()
+    r = w[1].item() - 0.5 * w[0].item() ** 2
+    w1_term = 6 * w[0].item() * r  # dL/dw1 = 2 (w1 - 1) - 6 w1 r
+    assert g == [2 * (w[0].item() - 1) - w1_term, 6 * r]  # exact in binary
+    assert gd.toy_loss(w).item() == pytest.approx(6.671875)  # 2.5^2 + 3 r^2
+    assert math.hypot(*g) == pytest.approx(math.hypot(1.625, 2.25))
+    page = " ".join(expanded_page("docs/foundations/gradient.md").split())
+    assert (
+        f"At $w = ({w[0].item()}, {w[1].item()})$ we have $r = {r}$, so "
+        f"$\\nabla L = ({2 * (w[0].item() - 1):g} + {-w1_term},\\ {6 * r}) = ({g[0]},\\ {g[1]})$."
+    ) in page
+    assert f"confirm the hand-computed gradient $({g[0]}, {g[1]})$" in page
 
 
 @pytest.mark.parametrize("f", [gd.toy_loss, smooth_test_function])
@@ -133,15 +144,13 @@ def test_descent_outcomes_quoted_on_page() -> None:
     assert 2 / (7 + math.sqrt(37)) < 0.18
     path = gd.gradient_descent(gd.toy_loss, w0, 0.18, 200)
     assert gd.toy_loss(path[-50:]).min().item() > 1e-2  # still bouncing after 200 steps
-
-
-def test_step_size_rule_of_thumb() -> None:
-    """The page: eps64 ~ 2.2e-16, eps32 ~ 1.2e-7, best central-difference h ~ eps^(1/3) ~ 6e-6."""
-    eps64 = torch.finfo(torch.float64).eps
-    eps32 = torch.finfo(torch.float32).eps
-    assert eps64 == pytest.approx(2.2e-16, rel=0.01)
-    assert eps32 == pytest.approx(1.2e-7, rel=0.01)
-    assert eps64 ** (1 / 3) == pytest.approx(6e-6, rel=0.02)
+    page = " ".join(expanded_page("docs/foundations/gradient.md").split())
+    assert (
+        "With $\\eta = 0.02$ the path is still on its way down; with $\\eta = 0.1$ it gets close "
+        "to the minimum; with $\\eta = 0.18$ it never settles."
+    ) in page
+    bound = 2 / (7 + math.sqrt(37))
+    assert f"$\\eta < 2 / \\lambda_{{\\max}} \\approx {bound:.4f}$" in page
 
 
 def test_float32_central_differences_are_too_crude() -> None:

@@ -11,6 +11,8 @@ import torch
 transformers = pytest.importorskip("transformers")
 import hf_trainer_grad_norm as hf  # noqa: E402
 
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
+
 
 def test_max_grad_norm_defaults_to_one(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)  # the default output_dir is ./trainer_output

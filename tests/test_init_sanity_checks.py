@@ -9,6 +9,8 @@ import pytest
 import torch
 from torch import nn
 
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
+
 
 def _data(device: torch.device):
     torch.manual_seed(0)

@@ -9,6 +9,8 @@ import pytest
 import torch
 from torch import nn
 
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
+
 
 def test_linear_gradient_scales_with_the_column(device: torch.device) -> None:
     """For y_hat = x w at w = 0, dL/dw_j = -(2/N) sum_i y_i x_ij: exactly linear in column j."""

@@ -7,6 +7,7 @@ import math
 import layer_norm_details as lnd
 import pytest
 import torch
+from sitecheck import expanded_page
 from torch import nn
 
 EPS = 1e-5
@@ -43,20 +44,24 @@ def test_output_std_of_each_variant_matches_closed_form(s, device):
 
 
 def test_numbers_quoted_on_the_page():
-    """Quoted output stds (D = 16): derived from the closed forms, to 4 decimals."""
+    """The output stds the page quotes (D = 16) are the closed forms, to the 4 decimals shown."""
 
     def torch_ln(s):
         return s / math.sqrt(s**2 + EPS)
 
-    def unbiased(s):
-        return s / math.sqrt(s**2 * D / (D - 1) + EPS)
+    def std_plus_eps(s):
+        return s / (s + EPS)
 
-    assert f"{torch_ln(1e-2):.4f}" == "0.9535"
-    assert f"{torch_ln(1e-3):.4f}" == "0.3015"
-    assert f"{1e-2 / (1e-2 + EPS):.4f}" == "0.9990"
-    assert f"{1e-3 / (1e-3 + EPS):.4f}" == "0.9901"
-    assert f"{unbiased(1.0):.4f}" == "0.9682"
-    assert f"{math.sqrt((D - 1) / D):.4f}" == "0.9682"
+    page = " ".join(expanded_page("docs/fixes/normalization.md").split())
+    sentence = (
+        "At $s = 10^{{-2}}$ PyTorch's output has standard deviation {:.4f} against {:.4f} for the "
+        "$\\sigma + \\varepsilon$ version; at $s = 10^{{-3}}$ it is {:.4f} against {:.4f}:"
+    )
+    stds = torch_ln(1e-2), std_plus_eps(1e-2), torch_ln(1e-3), std_plus_eps(1e-3)
+    assert sentence.format(*stds) in page
+    unbiased = 1.0 / math.sqrt(D / (D - 1) + EPS)  # s = 1, unbiased variance
+    assert f"{unbiased:.4f}" == f"{math.sqrt((D - 1) / D):.4f}"
+    assert f"$\\sqrt{{(D-1)/D}} = {unbiased:.4f}$ for $D = {D}$" in page
 
 
 @pytest.mark.parametrize("shape", [(1, 4), (8, 16), (2, 5, 32)])

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import loss_scaling as ls
+import pytest
 import torch
+
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
 
 
 def test_power_of_two_scaling_is_exact_in_float32(device) -> None:

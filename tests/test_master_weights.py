@@ -6,6 +6,8 @@ import master_weights as mw
 import pytest
 import torch
 
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
+
 
 def test_small_updates_are_lost_in_low_precision() -> None:
     for dtype in (torch.float16, torch.bfloat16):

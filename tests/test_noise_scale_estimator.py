@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import noise_scale_estimator as ns
 import pytest
 import torch
+from sitecheck import expanded_page
 from torch.func import grad, vmap
 
 
@@ -28,11 +30,19 @@ def per_example_grads(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torc
 
 
 def test_page_numbers_from_the_closed_form(device: torch.device) -> None:
-    _, _, u = linreg_point(16, 0.5, device)
-    g2, tr = ns.linreg_exact_stats(u, 1.0)
-    assert g2 == pytest.approx(0.25) and tr == pytest.approx(20.25)
-    # B_simple = d + 1 + d s^2 / |u|^2 = 16 + 1 + 64
-    assert ns.simple_noise_scale(g2, tr) == pytest.approx(81.0)
+    """The noise-scale page's worked example is on the page, and for its d, s and |u|^2 the
+    snippet's exact statistics give its numbers, with B_simple = d + 1 + d s^2 / |u|^2."""
+    page = " ".join(expanded_page("docs/deeper/noise-scale.md").split())
+    d, s, u2 = 16, 1.0, 0.25
+    _, _, u = linreg_point(d, math.sqrt(u2), device)
+    g2, tr = ns.linreg_exact_stats(u, s)
+    b_simple = ns.simple_noise_scale(g2, tr)
+    assert b_simple == pytest.approx(d + 1 + d * s**2 / u2)
+    assert (
+        f"With $d = {d}$, $s = {s:g}$ and $|u|^2 = {u2:g}$: $|G|^2 = {g2:.4g}$, "
+        f"$\\operatorname{{tr}}(\\Sigma) = {tr:.4g}$ and $B_{{\\text{{simple}}}} = {b_simple:.4g}$."
+        in page
+    )
 
 
 @pytest.mark.parametrize(
@@ -151,9 +161,18 @@ def test_mean_squared_batch_norm_follows_the_line(batch, device) -> None:
 
 
 def test_running_estimate_of_the_page(device) -> None:
-    """As in main(): seed 1, 4000 pairs of batches 8 and 128."""
+    """As in main(): seed 1, 4000 pairs of batches 8 and 128. The running estimates the
+    noise-scale page quotes, and its "more than a thousand pairs" to stay within 10%."""
+    page = " ".join(expanded_page("docs/deeper/noise-scale.md").split())
     w_star, w, _ = linreg_point(16, 0.5, device)
     running = ns.running_estimates(w, w_star, 1.0, 8, 128, 4000)["running"]
+    after = [f"{running[n - 1].item():.4g}" for n in (10, 100, 4000)]
+    assert (
+        f"With batches of 8 and 128, ten pairs give {after[0]}, a hundred give {after[1]} and "
+        f"4000 give {after[2]} against the exact 81, and it takes more than a thousand pairs "
+        "before the running estimate stays within 10%" in page
+    )
+    assert "only after more than a thousand pairs" in page  # the figure's alt text
     off = ((running - 81).abs() > 8.1).nonzero().flatten() + 1  # pair counts outside +-10%
     assert off.max().item() > 1000  # more than a thousand pairs to stay within 10% ...
     assert off.max().item() < 2000  # ... and inside from 2000 pairs on

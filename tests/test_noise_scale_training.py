@@ -7,7 +7,10 @@ import itertools
 import noise_scale_training as nst
 import pytest
 import torch
+from sitecheck import expanded_page
 from torch import nn
+
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
 
 
 def small_model(device: torch.device, seed: int = 0) -> nn.Module:
@@ -16,14 +19,19 @@ def small_model(device: torch.device, seed: int = 0) -> nn.Module:
 
 
 def test_page_numbers() -> None:
-    assert sum(p.numel() for p in small_model(torch.device("cpu")).parameters()) == 321
-    # the noise floor 1/2 * 0.3^2 = 0.045: the teacher's own loss on the 2048 examples
+    """The noise-scale page's model size and noise floor are on the page and true: 321
+    parameters, and 1/2 * 0.3^2 = 0.045, the teacher's own loss on the 2048 examples."""
+    page = " ".join(expanded_page("docs/deeper/noise-scale.md").split())
+    count = sum(p.numel() for p in small_model(torch.device("cpu")).parameters())
+    assert f"standard deviation 0.3; the model is an 8-32-1 tanh MLP ({count} parameters)" in page
+    floor = 0.5 * 0.3**2
+    assert f"just above the noise floor of {floor:.3g}." in page
     gen = torch.Generator().manual_seed(0)
     w, v = 2 * torch.randn(8, 16, generator=gen) / 8**0.5, torch.randn(16, 1, generator=gen)
     x, y = nst.make_data(2048)
     torch.testing.assert_close(x, torch.randn(2048, 8, generator=gen))
     teacher_loss = nst.loss_fn(torch.tanh(x @ w) @ v, y).item()
-    assert teacher_loss == pytest.approx(0.5 * 0.3**2, rel=0.1)
+    assert teacher_loss == pytest.approx(floor, rel=0.1)
 
 
 def test_per_example_grads_equal_one_backward_per_example(device) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import norm_layers as nl
 import pytest
 import torch
+from sitecheck import expanded_page
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
@@ -149,7 +150,11 @@ def test_weight_norm_gradient_formulas(device):
 
 
 def test_float32_eps_quoted_on_the_page():
-    assert f"{torch.finfo(torch.float32).eps:.3g}" == "1.19e-07"
+    """The page: RMSNorm's default eps=None means torch.finfo(x.dtype).eps, quoted for float32."""
+    assert nn.RMSNorm(4).eps is None
+    page = " ".join(expanded_page("docs/fixes/normalization.md").split())
+    eps = torch.finfo(torch.float32).eps
+    assert f"`torch.finfo(x.dtype).eps` ({eps:.3g} for float32)" in page
 
 
 def test_old_weight_norm_api_is_deprecated():

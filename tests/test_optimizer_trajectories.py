@@ -5,6 +5,9 @@ from __future__ import annotations
 import optimizer_trajectories as ot
 import pytest
 import torch
+from sitecheck import expanded_page
+
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
 
 
 def test_rosenbrock_gradient_by_hand(device) -> None:
@@ -25,16 +28,44 @@ def test_best_learning_rates_are_the_best_of_the_grid() -> None:
         assert ot.best_lr(make_opt) == ot.BEST_LR[name], name
 
 
+def one_digit(x: float) -> str:
+    """5.69e-05 as the optimizers page writes it in text: 6e-5."""
+    mantissa, exponent = f"{x:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
 def test_outcomes_described_on_the_page(device) -> None:
-    final = {
-        name: ot.rosenbrock(ot.trajectory(make, ot.BEST_LR[name], device=device)[-1]).item()
+    """What the optimizers page says about the 1000-step runs is on the page, and fresh runs at
+    the tuned rates bear it out."""
+    page = " ".join(expanded_page("docs/practice/optimizers.md").split())
+    ends = {
+        name: ot.trajectory(make, ot.BEST_LR[name], device=device)[-1]
         for name, make in ot.OPTIMIZERS.items()
     }
+    final = {name: ot.rosenbrock(end).item() for name, end in ends.items()}
+    momentum, adam, adamw = (
+        final["SGD + momentum 0.9"],
+        final["Adam"],
+        final["AdamW (weight_decay 0.01)"],
+    )
     assert final["SGD"] > 1.0  # plain SGD is still far up the valley after 1000 steps
-    assert final["SGD + momentum 0.9"] < 1e-3
-    assert final["Adam"] < 1e-5
-    assert final["Adam"] < final["AdamW (weight_decay 0.01)"]  # decay pulls towards 0
+    x, y = ends["SGD"].tolist()
+    assert f"SGD's path ends early, near ({x:.2f}, {y:.2f})" in page
+    assert "SGD stays above 1;" in page
+    assert (
+        f"momentum falls to about {one_digit(momentum)} and Adam to about {one_digit(adam)} "
+        "after 1000 steps" in page
+    )
+    mantissa, exponent = one_digit(momentum).split("e")
+    assert f"gets to $f \\approx {mantissa}\\cdot 10^{{{exponent}}}$" in page
+    assert adam == min(final.values()) and "comparable steps; it gets closest" in page
+    assert adam < adamw  # decay pulls towards 0
+    assert f"AdamW levels off near {one_digit(adamw)}" in page
+    assert "it settles short of $(1, 1)$" in page
     assert final["Lion"] > 1e-3  # fixed-size steps: Lion cannot settle without a schedule
+    assert f"then oscillates around {one_digit(final['Lion'])}" in page
+    x, y = ends["Lion"].tolist()
+    assert f"it ends oscillating at $({x:.2f}, {y:.2f})$" in page
 
 
 def test_lion_iterates_live_on_a_grid_of_spacing_lr(device) -> None:

@@ -9,6 +9,8 @@ import torch
 import transformer_ln_grads as tlg
 import transformer_ln_training as tlt
 
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
+
 
 @pytest.mark.parametrize("norm", ["pre", "post", "deepnorm"])
 def test_model_is_the_same_as_on_the_gradient_page(norm, device):

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 import vanishing_products as vp
-
-# the values quoted in CONTENT.md / on the page, with the digits they are quoted to
-QUOTED = {
-    (0.25, 5): 9.77e-4,
-    (0.25, 10): 9.54e-7,
-    (0.25, 20): 9.09e-13,
-    (0.9, 50): 5.15e-3,
-    (0.9, 100): 2.66e-5,
-    (1.1, 50): 117.4,
-    (1.1, 100): 1.378e4,
-}
+from sitecheck import expanded_page
 
 
 def autograd_derivative(f, z: torch.Tensor) -> torch.Tensor:
@@ -51,17 +43,25 @@ def test_tanh_prime_is_one_at_zero_and_below_one_elsewhere(device: torch.device)
         )
 
 
-@pytest.mark.parametrize(("factor", "depth"), list(QUOTED))
-def test_quoted_powers(factor: float, depth: int) -> None:
-    value = vp.compounded(factor, depth)
-    quoted = QUOTED[factor, depth]
-    digits = len(f"{quoted:e}".split("e")[0].replace(".", "").rstrip("0"))
-    assert float(f"{value:.{digits}g}") == quoted
-    assert value == pytest.approx(torch.tensor(factor, dtype=torch.float64).pow(depth).item())
+# "$0.25^{20} \approx 9.1 \times 10^{-13}$" on the page: factor, exponent, mantissa, power of ten
+QUOTED_POWER = re.compile(
+    r"\$(\d+(?:\.\d+)?)\^\{?(\d+)\}? \\approx (\d+(?:\.\d+)?)(?: \\times 10\^\{?(-?\d+)\}?)?\$"
+)
 
 
-def test_snippet_prints_every_quoted_power() -> None:
-    assert set(vp.PRODUCTS) == set(QUOTED)
+def test_powers_quoted_on_the_page() -> None:
+    """Every power the page quotes as "f^n ~ x" (in math) is one the snippet prints, and x is
+    f**n rounded to the digits the page gives."""
+    page = expanded_page("docs/problems/vanishing-exploding.md")
+    quoted = QUOTED_POWER.findall(page)
+    assert len(quoted) >= 5
+    for factor, depth, mantissa, exponent in quoted:
+        f, n = float(factor), int(depth)
+        assert (f, n) in vp.PRODUCTS, f"{factor}^{depth} is quoted but not printed"
+        value = vp.compounded(f, n)
+        scale = 10.0 ** int(exponent or 0)
+        decimals = len(mantissa.partition(".")[2])
+        assert abs(value / scale - float(mantissa)) <= 0.5001 * 10.0**-decimals, (factor, depth)
 
 
 def test_twenty_sigmoid_layers_attenuate_by_about_a_trillion() -> None:

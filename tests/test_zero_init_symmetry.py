@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 import zero_init_symmetry as zs
+from sitecheck import expanded_page
 from torch import nn
+
+pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
 
 
 def _data(device: torch.device):
@@ -58,16 +63,35 @@ def test_constant_init_units_stay_identical(device: torch.device) -> None:
 
 
 def test_page_runs() -> None:
-    """main()'s three runs: constant inits are stuck near the best 1-unit fit; random learns."""
+    """main()'s three runs, and what the page says about them: zero init ends at the targets'
+    variance (only the output bias learns), constant 0.5 gives identical gradient rows and units
+    stuck at a high loss, random init breaks the symmetry and learns."""
+    page = " ".join(expanded_page("docs/problems/initialization.md").split())
     x, y = _data(torch.device("cpu"))
-    final = {}
+    final, grads = {}, {}
     for name, value in [("zero", 0.0), ("const", 0.5), ("random", None)]:
         torch.manual_seed(1)
         model = zs.mlp(2, 8, nn.Tanh())
         if value is not None:
             zs.fill_(model, value)
+        grads[name] = zs.unit_gradients(model, x, y)
         final[name] = zs.train(model, x, y, steps=2000, lr=0.1)[-1]
         spread = zs.unit_spread(zs.unit_parameters(model))
         assert (spread == 0.0) == (value is not None)
     assert final["zero"] == pytest.approx(float(y.var(unbiased=False)), rel=1e-3)  # only b2
     assert final["random"] < 0.1 * final["const"]
+    assert zs.unit_spread(grads["const"]) == 0.0
+
+    def quoted(pattern: str) -> list[float]:
+        found = re.search(pattern, page)
+        assert found, pattern
+        return [float(v) for v in found.groups()]
+
+    number = r"\$([-+]?[\d.]+)\$"
+    (zero,) = quoted(r"the final loss " + number + r" is the targets' variance")
+    assert zero == pytest.approx(final["zero"], abs=2e-4)
+    row = quoted(r"identical, \$\(" + r", ".join([r"([-+][\d.]+)"] * 4) + r"\)\$ for every unit")
+    assert row == pytest.approx(grads["const"][0].tolist(), abs=2e-4)
+    (const,) = quoted(r"stuck at a loss of " + number)
+    (random,) = quoted(r"breaks the symmetry and reaches " + number)
+    assert (const, random) == pytest.approx((final["const"], final["random"]), abs=2e-4)

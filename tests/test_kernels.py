@@ -1,0 +1,114 @@
+"""Machine independence: what a page shows holds whatever CPU kernels and thread count the
+reader's torch uses.
+
+- Every snippet, run standalone as a reader would (`python snippet.py` from an empty folder),
+  prints what its page shows under each setting of tools/kernels.py: the machine's own kernels
+  with torch's default thread count, avx2 with one thread, the portable `default` kernels with
+  two. Numbers must match to two units in their last digit, or to the relative tolerance the
+  page declares on the output (`{{ output(..., rtol=...) }}`, shown to the reader under it).
+- The tests marked `trajectory` (claims about training runs, which amplify rounding) run again
+  under the other kernel families and thread count.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sitecheck import ROOT, page_texts
+
+from docs_exec.project import scan
+from tools.kernels import (
+    SETTINGS,
+    Setting,
+    recorded_stdout,
+    run_standalone,
+    same_output,
+    snippet_names,
+)
+
+NAMES = snippet_names()
+CAPABILITY_NAMES = {"default": "DEFAULT", "avx2": "AVX2", "avx512": "AVX512"}
+
+
+def declared_tolerances() -> dict[str, float]:
+    """The rtol each snippet's output directive declares (0 where none)."""
+    tolerances: dict[str, float] = {}
+    for directive in scan(page_texts(), ROOT).directives:
+        if directive.kind == "output":
+            tolerances[directive.snippet] = max(
+                tolerances.get(directive.snippet, 0.0), directive.rtol
+            )
+    return tolerances
+
+
+@pytest.fixture(scope="session")
+def standalone_runs(built_site: Path) -> dict[tuple[str, str], subprocess.CompletedProcess]:
+    """Every snippet under every setting; as many at once as leave each run its threads."""
+    runs = {}
+    cores = os.cpu_count() or 1
+    for setting in SETTINGS:
+        workers = max(1, cores // (setting.threads or cores))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            done = pool.map(run_standalone, NAMES, [setting] * len(NAMES))
+            runs.update({(setting.name, n): d for n, d in zip(NAMES, done, strict=True)})
+    return runs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.name.replace(" ", "-"))
+@pytest.mark.parametrize("name", NAMES)
+def test_snippet_prints_what_the_page_shows_on_any_kernels(
+    name: str, setting: Setting, standalone_runs: dict
+) -> None:
+    done = standalone_runs[(setting.name, name)]
+    assert done.returncode == 0, done.stderr
+    snippet = f"snippets/{name}"
+    rtol = declared_tolerances().get(snippet, 0.0)
+    mismatch = same_output(done.stdout, recorded_stdout(snippet), rtol)
+    assert mismatch is None, f"{snippet} under {setting.name} (page tolerance {rtol}): {mismatch}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting", SETTINGS[1:], ids=lambda s: s.name.replace(" ", "-"))
+def test_trajectory_claims_hold_on_other_kernels_and_thread_counts(setting: Setting) -> None:
+    env = {**setting.env(), "TEST_TORCH_THREADS": str(setting.threads or os.cpu_count() or 1)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "trajectory"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, f"under {setting.name}:\n{done.stdout[-4000:]}"
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.name.replace(" ", "-"))
+def test_each_setting_reaches_torch(setting: Setting) -> None:
+    """An ignored ATEN_CPU_CAPABILITY would make the runs above test nothing new."""
+    probe = "import torch; print(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads())"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=setting.env(), capture_output=True, text=True
+    )
+    capability, threads = done.stdout.split()
+    if setting.capability:
+        assert capability == CAPABILITY_NAMES[setting.capability]
+    if setting.threads:
+        assert int(threads) == setting.threads
+
+
+def test_output_comparison_tolerates_only_the_last_digits_or_the_declared_tolerance() -> None:
+    assert same_output("loss 1.2346\n", "loss 1.2345\n") is None
+    assert same_output("loss 1.2348\n", "loss 1.2345\n") is not None
+    assert same_output("loss 1.2348\n", "loss 1.2345\n", rtol=0.001) is None
+    assert same_output("loss 1.2545\n", "loss 1.2345\n", rtol=0.01) is not None
+    assert same_output("dead units: 13\n", "dead units: 12\n") is not None
+    assert same_output("dead units: 13\n", "dead units: 12\n", rtol=0.1) is None
+    assert same_output("norm 3.1e-05\n", "norm 3.2e-05\n") is None
+    assert same_output("norm 3.1e-05\n", "norm 3.9e-05\n") is not None
+    assert same_output("dead units: 12\n", "dead units: 12\nextra\n") is not None
+    assert same_output("x = nan\n", "x = 1.0\n", rtol=0.5) is not None
