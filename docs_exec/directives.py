@@ -44,7 +44,9 @@ class Directive:
     sig: int | None = None
     tex: bool = False
     plain: bool = False
-    rtol: float = 0.0
+    # (label, relative tolerance) for the numbers of an output that move with the CPU's kernels
+    # and the thread count; the label "" covers every line.
+    tolerances: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,13 +113,22 @@ def parse_call(body: str, where: Location) -> Directive:
             where, "directive arguments must be literals (quote the snippet path)"
         ) from None
     if kind == "output":
-        usage = 'usage: {{ output("snippets/name.py") }} or {{ output("...", rtol=0.02) }}'
-        rtol = kwargs.pop("rtol", 0.0)
-        if len(args) != 1 or kwargs or not isinstance(args[0], str):
+        usage = (
+            'usage: {{ output("snippets/name.py") }}, optionally with rtol=0.02 (every number) '
+            'and vary={"line label": 0.5} (the lines with that label)'
+        )
+        rtol, vary = kwargs.pop("rtol", 0.0), kwargs.pop("vary", {})
+        if len(args) != 1 or kwargs or not isinstance(args[0], str) or not isinstance(vary, dict):
             raise DirectiveSyntaxError(where, usage)
-        if not isinstance(rtol, (int, float)) or not 0 <= rtol < 1:
-            raise DirectiveSyntaxError(where, "rtol is a relative tolerance between 0 and 1")
-        return Directive("output", args[0], where, rtol=float(rtol))
+        tolerances = (("", rtol), *vary.items()) if rtol else tuple(vary.items())
+        for label, tolerance in tolerances:
+            if not isinstance(label, str) or not isinstance(tolerance, (int, float)):
+                raise DirectiveSyntaxError(where, usage)
+            if not 0 < tolerance <= 1:
+                raise DirectiveSyntaxError(
+                    where, f"a tolerance is relative, in (0, 1]; got {tolerance!r}"
+                )
+        return Directive("output", args[0], where, tolerances=tuple(tolerances))
     if kind == "value":
         return parse_value(args, kwargs, where)
     if kind == "figure":

@@ -19,14 +19,20 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def _output(result: Result, rtol: float) -> list[str]:
+def _output(result: Result, tolerances: tuple[tuple[str, float], ...]) -> list[str]:
     body = result.stdout.rstrip("\n")
     fence = _fence(body)
     note = html.escape(result.provenance)
-    if rtol:
-        # The page declares how far these numbers move on other CPUs and thread counts; the
-        # kernel tests hold every reader's run to it.
-        note += f" · numbers above vary by up to {rtol * 100:g}% with the CPU and thread count"
+    if tolerances:
+        # What the page declares and the kernel tests hold every reader's run to.
+        parts = [
+            f"the lines with “{label}” by up to {tolerance * 100:g}%"
+            if label
+            else f"every number by up to {tolerance * 100:g}%"
+            for label, tolerance in sorted(tolerances)
+        ]
+        note += " · with other CPU kernels or thread counts, " + html.escape("; ".join(parts))
+        note += " can differ"
     return [
         f'{fence}text title="Output"',
         *body.split("\n"),
@@ -58,7 +64,7 @@ def expand(markdown: str, page: str, results: dict[str, Result]) -> str:
             continue
         result = results[directive.snippet]
         if directive.kind == "output":
-            block = _output(result, directive.rtol)
+            block = _output(result, directive.tolerances)
         else:
             alt = _bind(directive.alt, values, results)
             block = _figure(result, directive.figure, alt, page)

@@ -28,7 +28,7 @@ class UnresolvedValue(ValueError):
     """A value directive that names no printed number; the message starts with page:line."""
 
 
-def _label(label: str) -> re.Pattern[str]:
+def label_pattern(label: str) -> re.Pattern[str]:
     # The label as a word of its own: at the start of the line or after a space, and followed
     # by a space, a colon, an equals sign or the end of the line.
     words = r"\s+".join(re.escape(word) for word in label.split())
@@ -40,7 +40,7 @@ def resolve(value: Directive, stdout: str) -> str:
     lines = stdout.splitlines()
     labels = ", ".join(repr(label) for label in value.labels)
     head = f"{value.where}: value({value.snippet!r}, {labels}, {value.index})"
-    first = _label(value.labels[0])
+    first = label_pattern(value.labels[0])
     found = [i for i, line in enumerate(lines) if first.search(line)]
     if not found:
         raise UnresolvedValue(f"{head}: no line that {value.snippet} printed has this label")
@@ -52,7 +52,7 @@ def resolve(value: Directive, stdout: str) -> str:
         )
     index, match = found[0], first.search(lines[found[0]])
     for label in value.labels[1:]:
-        pattern = _label(label)
+        pattern = label_pattern(label)
         index = next((i for i in range(index, len(lines)) if pattern.search(lines[i])), -1)
         if index < 0:
             raise UnresolvedValue(f"{head}: no output line after the previous label has {label!r}")

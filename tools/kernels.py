@@ -12,6 +12,7 @@ Usage: python tools/kernels.py [snippet names]   (prints the spread table for RE
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -22,6 +23,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from docs_exec.values import label_pattern
 
 ROOT = Path(__file__).resolve().parent.parent
 SNIPPETS = ROOT / "snippets"
@@ -105,74 +108,115 @@ def last_digit(token: str) -> float:
     return 10.0 ** (-decimals + (int(exponent) if exponent else 0))
 
 
-def same_output(actual: str, expected: str, rtol: float = 0.0) -> str | None:
-    """None when the texts match: integers exactly, decimals to two units in the last digit,
-    or every number to `rtol` of the recorded one where the page declares a tolerance."""
+def same_output(
+    actual: str, expected: str, tolerances: tuple[tuple[str, float], ...] = ()
+) -> str | None:
+    """None when the texts match: integers exactly, decimals to two units in the last digit, or
+    to the relative tolerance a page declares, |a - b| <= rtol * max(|a|, |b|), for every line
+    (label "") or for the lines with a label (see docs_exec.values.label_pattern)."""
+    patterns = [(label_pattern(label) if label else None, rtol) for label, rtol in tolerances]
+    lines = expected.splitlines()
     try:
         for line, got, a, b in number_pairs(actual, expected):
             decimal = any(mark in a + b for mark in ".eE")
             tolerance = 2 * max(last_digit(a), last_digit(b)) if decimal else 0
-            if not abs(float(a) - float(b)) <= max(tolerance, rtol * abs(float(b))):
+            x, y = float(a), float(b)
+            for pattern, rtol in patterns:
+                if pattern is None or pattern.search(lines[line - 1]):
+                    tolerance = max(tolerance, rtol * max(abs(x), abs(y)))
+            if not abs(x - y) <= tolerance:
                 return f"line {line}: {a} differs from the recorded {b}:\n  ran: {got}"
     except ValueError as exc:
         return str(exc)
     return None
 
 
-def largest_relative_difference(actual: str, expected: str) -> float:
-    """max |a - b| / max(|a|, |b|) over the numbers of two outputs (ValueError as above)."""
-    largest = 0.0
-    for _, _, a, b in number_pairs(actual, expected):
+def largest_relative_difference(actual: str, expected: str) -> tuple[float, str]:
+    """max |a - b| / max(|a|, |b|) over the numbers of two outputs, and the printed line where
+    it occurs (ValueError as above)."""
+    largest, where = 0.0, ""
+    for line, got, a, b in number_pairs(actual, expected):
         x, y = float(a), float(b)
-        if max(abs(x), abs(y)):
-            largest = max(largest, abs(x - y) / max(abs(x), abs(y)))
-    return largest
+        moved = abs(x - y) / max(abs(x), abs(y)) if max(abs(x), abs(y)) else 0.0
+        if moved > largest:
+            largest, where = moved, f"line {line}: {a} (recorded {b}) in: {got.strip()}"
+    return largest, where
 
 
-def spread(names: list[str], settings: tuple[Setting, ...] = SETTINGS) -> dict[str, dict]:
-    """Per snippet and setting: the largest relative difference, or the structural mismatch."""
-    table: dict[str, dict] = {name: {} for name in names}
-    cores = os.cpu_count() or 1
-    for setting in settings:
-        # As many runs at once as leave each its threads: oversubscribed cores spin in OpenMP.
-        threads = setting.threads or cores
-        with ThreadPoolExecutor(max_workers=max(1, cores // threads)) as pool:
-            runs = pool.map(measure, names, [setting] * len(names))
-            for name, result in zip(names, runs, strict=True):
-                table[name][setting.name] = result
-    return table
+def declared_tolerances() -> dict[str, tuple[tuple[str, float], ...]]:
+    """The tolerances each snippet's output directive declares on its page."""
+    from docs_exec.project import scan
+
+    pages = {
+        path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted((ROOT / "docs").rglob("*.md"))
+    }
+    tolerances: dict[str, tuple[tuple[str, float], ...]] = {}
+    for directive in scan(pages, ROOT).directives:
+        if directive.kind == "output":
+            declared = tolerances.get(directive.snippet, ())
+            tolerances[directive.snippet] = declared + directive.tolerances
+    return tolerances
 
 
-def measure(name: str, setting: Setting) -> float | str:
-    """The largest relative difference of a standalone run from the recorded output, or what
-    broke."""
+@dataclass(frozen=True)
+class Cell:
+    """One snippet under one setting: how far it moved, where, and what fails the page's
+    declared tolerance (None when it holds)."""
+
+    largest: float
+    where: str
+    failure: str | None
+
+
+def measure(name: str, setting: Setting, declared: tuple[tuple[str, float], ...]) -> Cell:
     started = time.perf_counter()
     done = run_standalone(name, setting)
     seconds = time.perf_counter() - started
     print(f"  {name} under {setting.name}: {seconds:.1f} s", file=sys.stderr, flush=True)
     if done.returncode:
-        return f"exit {done.returncode}: {done.stderr[-300:]}"
+        return Cell(math.nan, "", f"exit {done.returncode}: {done.stderr[-300:]}")
+    recorded = recorded_stdout(f"snippets/{name}")
     try:
-        return largest_relative_difference(done.stdout, recorded_stdout(f"snippets/{name}"))
+        largest, where = largest_relative_difference(done.stdout, recorded)
     except ValueError as exc:
-        return str(exc)
+        return Cell(math.nan, "", str(exc))
+    return Cell(largest, where, same_output(done.stdout, recorded, declared))
+
+
+def spread(names: list[str], settings: tuple[Setting, ...] = SETTINGS) -> dict[str, dict]:
+    """Every snippet under every setting, as many at once as leave each run its threads
+    (oversubscribed cores spin in OpenMP and crawl)."""
+    declared = declared_tolerances()
+    table: dict[str, dict[str, Cell]] = {name: {} for name in names}
+    cores = os.cpu_count() or 1
+    for setting in settings:
+        with ThreadPoolExecutor(max_workers=max(1, cores // (setting.threads or cores))) as pool:
+            tolerances = [declared.get(f"snippets/{name}", ()) for name in names]
+            cells = pool.map(measure, names, [setting] * len(names), tolerances)
+            for name, cell in zip(names, cells, strict=True):
+                table[name][setting.name] = cell
+    return table
 
 
 def main(argv: list[str]) -> int:
+    """Print the largest relative difference per snippet and setting; `!` marks one outside
+    the tolerance its page declares, explained below the table."""
     names = [n if n.endswith(".py") else f"{n}.py" for n in argv] or snippet_names()
     table = spread(names)
     header = [s.name for s in SETTINGS]
-    print(f"{'snippet':<36}" + "".join(f"{h:>22}" for h in header))
+    print(f"| snippet | {' | '.join(header)} |")
+    print("| --- |" + " --- |" * len(header))
     for name, row in table.items():
-        cells = []
-        for setting in header:
-            value = row[setting]
-            cells.append(f"{value:>22.2e}" if isinstance(value, float) else f"{'MISMATCH':>22}")
-        print(f"{name:<36}" + "".join(cells))
-        for setting in header:
-            if not isinstance(row[setting], float):
-                print(f"    {setting}: {row[setting]}")
-    return 0
+        cells = [f"{row[h].largest:.1e}{' !' if row[h].failure else ''}" for h in header]
+        print(f"| {name} | {' | '.join(cells)} |")
+    for name, row in table.items():
+        for setting, cell in row.items():
+            if cell.largest:
+                print(f"{name} under {setting}: largest move at {cell.where}")
+            if cell.failure:
+                print(f"  ! outside the page's tolerance: {cell.failure}")
+    return 1 if any(c.failure for row in table.values() for c in row.values()) else 0
 
 
 if __name__ == "__main__":
