@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-from-lock
 
-.PHONY: serve build test bench lint lock clean distclean
+.PHONY: serve build test bench kernels lint lock clean distclean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: lint  ## the whole suite: lint, snippet maths, executor, strict build, lin
 
 bench: $(STAMP)  ## build timings: plain vs cached vs cold vs one edited snippet
 	$(BIN)/python bench/bench.py
+
+kernels: $(STAMP)  ## how far each snippet's output moves with other CPU kernels and thread counts
+	$(BIN)/python -m docs_exec run >/dev/null
+	$(BIN)/python tools/kernels.py
 
 lint: $(STAMP)  ## ruff check and ruff format --check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -11,7 +11,7 @@ line labelled "ReLU" (a section heading, then a row). The page gets the number a
 printed it, so a reader finds it in the output, and a rebuild that changes the output changes
 the prose with it. `sig=2` rounds it to fewer significant digits, for prose that should not claim
 digits that vary from machine to machine; `plain=True` writes 1.9e-01 as 0.19; `tex=True` writes
-7.8e-10 as 7.8 \\times 10^{-10}, for a value inside $...$ math.
+7.8e-10 as 7.8 \\times 10^{-10} (and 1.9e-01 as 0.19), for a value inside $...$ math.
 """
 
 from __future__ import annotations
@@ -94,6 +94,11 @@ def round_significant(token: str, digits: int) -> str:
 
 
 def as_tex(token: str) -> str:
-    """ "7.8e-10" as "7.8 \\times 10^{-10}", for a value inside $...$ math."""
+    """"7.8e-10" as "7.8 \\times 10^{-10}", for a value inside $...$ math; a power of ten from
+    -2 to 2 is written out ("1.9e-01" as 0.19), as a person would."""
     mantissa, e, exponent = token.lower().partition("e")
-    return f"{mantissa} \\times 10^{{{int(exponent)}}}" if e else token
+    if not e:
+        return token
+    if -2 <= int(exponent) <= 2:
+        return as_plain(token)
+    return f"{mantissa} \\times 10^{{{int(exponent)}}}"

@@ -387,3 +387,20 @@ def test_a_value_that_names_no_printed_number_fails_with_page_and_line(
     assert len(problems) == 1
     assert problems[0].startswith("docs/p.md:3: value(")
     assert reason in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("token", "sig", "plain", "tex"),
+    [
+        ("2.853", 2, "2.853", "2.853"),
+        ("1.9e-01", 1, "0.19", "0.19"),
+        ("5.340e-03", 2, "0.005340", "5.340 \\times 10^{-3}"),
+        ("1.2e+04", 1, "12000", "1.2 \\times 10^{4}"),
+    ],
+)
+def test_value_formats(token: str, sig: int, plain: str, tex: str) -> None:
+    from docs_exec.values import as_plain, as_tex, round_significant
+
+    assert as_plain(token) == plain
+    assert as_tex(token) == tex
+    assert float(round_significant(token, sig)) == pytest.approx(float(f"{float(token):.{sig}g}"))
