@@ -24,15 +24,7 @@ def _output(result: Result, tolerances: tuple[tuple[str, float], ...]) -> list[s
     fence = _fence(body)
     note = html.escape(result.provenance)
     if tolerances:
-        # What the page declares and the kernel tests hold every reader's run to.
-        parts = [
-            f"the lines with “{label}” by up to {tolerance * 100:g}%"
-            if label
-            else f"every number by up to {tolerance * 100:g}%"
-            for label, tolerance in sorted(tolerances)
-        ]
-        note += " · with other CPU kernels or thread counts, " + html.escape("; ".join(parts))
-        note += " can differ"
+        note += " · " + html.escape(_tolerance_note(tolerances))
     return [
         f'{fence}text title="Output"',
         *body.split("\n"),
@@ -41,6 +33,24 @@ def _output(result: Result, tolerances: tuple[tuple[str, float], ...]) -> list[s
         note,
         "{: .exec-provenance }",
     ]
+
+
+def _tolerance_note(tolerances: tuple[tuple[str, float], ...]) -> str:
+    """What the page declares about numbers that move with the CPU's kernels and thread count
+    (and the kernel tests hold every reader's run to), in words."""
+    by_amount: dict[float, list[str]] = {}
+    for label, tolerance in tolerances:
+        by_amount.setdefault(tolerance, []).append(label)
+    parts = []
+    for tolerance, labels in sorted(by_amount.items(), reverse=True):
+        amount = "by any amount" if tolerance >= 1 else f"by up to {tolerance * 100:g}%"
+        named = [f"“{label}”" for label in labels if label]
+        if named:
+            parts.append(f"the lines with {' or '.join(named)} can move {amount}")
+        if "" in labels:
+            rest = "other numbers" if len(tolerances) > 1 else "these numbers can move"
+            parts.append(f"{rest} {amount}")
+    return "on other CPU kernels or thread counts, " + "; ".join(parts)
 
 
 def _figure(result: Result, number: int, alt: str, page: str) -> list[str]:

@@ -94,7 +94,7 @@ def round_significant(token: str, digits: int) -> str:
 
 
 def as_tex(token: str) -> str:
-    """"7.8e-10" as "7.8 \\times 10^{-10}", for a value inside $...$ math; a power of ten from
+    """ "7.8e-10" as "7.8 \\times 10^{-10}", for a value inside $...$ math; a power of ten from
     -2 to 2 is written out ("1.9e-01" as 0.19), as a person would."""
     mantissa, e, exponent = token.lower().partition("e")
     if not e:

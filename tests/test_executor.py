@@ -404,3 +404,13 @@ def test_value_formats(token: str, sig: int, plain: str, tex: str) -> None:
     assert as_plain(token) == plain
     assert as_tex(token) == tex
     assert float(round_significant(token, sig)) == pytest.approx(float(f"{float(token):.{sig}g}"))
+
+
+def test_an_output_says_how_far_its_numbers_move_on_other_kernels(tmp_path: Path) -> None:
+    text = '{{ output("snippets/t.py", rtol=0.05, vary={"Post-LN": 0.1, "loss": 1}) }}\n'
+    settings = make_project(tmp_path, {"t.py": TABLE}, {"index.md": text})
+    report, problems = build(settings)
+    assert problems == []
+    note = expand(text, "index.md", report.results).split("```")[-1]
+    assert "thread counts, the lines with “loss” can move by any amount; " in note
+    assert "the lines with “Post-LN” can move by up to 10%; other numbers by up to 5%" in note
