@@ -78,6 +78,22 @@ def autograd_derivative(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
 # --8<-- [end:autograd]
 
 
+# --8<-- [start:kinks]
+# Where the one-sided derivatives differ, each operation's backward formula picks a value.
+KINKS: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], float]] = {
+    "F.relu(x) at 0": (F.relu, 0.0),
+    "x.clamp(min=0) at 0": (lambda x: x.clamp(min=0), 0.0),
+    "torch.maximum(x, 0) at 0": (lambda x: torch.maximum(x, torch.zeros_like(x)), 0.0),
+    "x.abs() at 0": (torch.abs, 0.0),
+    "F.relu6(x) at 6": (F.relu6, 6.0),
+}
+
+
+def derivative_at(f: Callable[[torch.Tensor], torch.Tensor], point: float) -> float:
+    return float(autograd_derivative(f, torch.tensor([point], dtype=torch.float64)))
+# --8<-- [end:kinks]
+
+
 def main() -> None:
     torch.manual_seed(0)
     x = torch.arange(-5000, 5001, dtype=torch.float64) / 1000  # -5 .. 5, step 0.001, x = 0 included
@@ -95,6 +111,9 @@ def main() -> None:
         if name in ("GELU", "SiLU"):
             peaks.append(f"{name}' peaks at x = {float(x[i_max]):.3f}")
     print("; ".join(peaks))
+    print("\nautograd's derivative at a kink, operation by operation:")
+    for name, (f, point) in KINKS.items():
+        print(f"  {name:26s} {derivative_at(f, point):.1f}")
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
     styles = ["-", "--", "-", "--", "-.", ":", "-", "--"]

@@ -48,8 +48,8 @@ def test_selu_constants_are_torchs() -> None:
 
 
 def test_values_at_zero_quoted_on_the_page() -> None:
-    """The page's reading of the kink (autograd takes the left-hand value at 0) and of SELU's
-    constants is on the page, and true of autograd and of torch's SELU."""
+    """The page's reading of the values at 0 (ReLU's, Leaky ReLU's and SELU's from the left) and
+    of SELU's constants is on the page, and true of autograd and of torch's SELU."""
     page = " ".join(expanded_page("docs/problems/activations.md").split())
     zero = torch.zeros(1, dtype=torch.float64)
     at_zero = {
@@ -61,8 +61,9 @@ def test_values_at_zero_quoted_on_the_page() -> None:
     assert at_zero["ELU"] == pytest.approx(1.0, abs=1e-12)
     assert at_zero["SELU"] == pytest.approx(selu, rel=1e-12)
     assert (
-        "autograd uses the left-hand value: $0$ for ReLU, $0.01$ for Leaky ReLU, $1$ for ELU and "
-        f"$\\lambda\\alpha = {selu:.4f}$ for SELU." in page
+        "In the table `F.relu` gives $0$, `F.leaky_relu` its left slope $0.01$ and SELU its "
+        f"left-hand limit $\\lambda\\alpha = {selu:.4f}$ (ELU with $\\alpha = 1$ has no kink: "
+        "both sides give $1$)" in page
     )
     scale = float(F.selu(torch.tensor([1.0], dtype=torch.float64)))
     assert f"$\\lambda \\approx {scale:.4f}$ and $\\alpha \\approx {selu / scale:.4f}$" in page
@@ -112,3 +113,22 @@ def test_only_smooth_relu_variants_have_derivative_above_one() -> None:
         assert float(ad.ACTIVATIONS[name][1](x).max()) <= 1.0
     for name in ["SELU", "GELU", "SiLU"]:
         assert float(ad.ACTIVATIONS[name][1](x).max()) > 1.0
+
+
+def test_autograd_picks_a_value_per_operation_at_a_kink() -> None:
+    """No left-hand rule: the same function gets 0, 1 or 0.5 at its kink depending on the op."""
+    values = {name: ad.derivative_at(f, point) for name, (f, point) in ad.KINKS.items()}
+    assert values == {
+        "F.relu(x) at 0": 0.0,
+        "x.clamp(min=0) at 0": 1.0,
+        "torch.maximum(x, 0) at 0": 0.5,
+        "x.abs() at 0": 0.0,
+        "F.relu6(x) at 6": 0.0,
+    }
+    x = torch.linspace(-1, 1, 11, dtype=torch.float64)
+    for f, _ in list(ad.KINKS.values())[:3]:
+        torch.testing.assert_close(f(x), torch.relu(x))  # three spellings of one function
+    page = " ".join(expanded_page("docs/problems/activations.md").split())
+    assert "`x.clamp(min=0)` gives 1.0" in page
+    assert "splits the tie and gives 0.5" in page
+    assert "left-hand value" not in page
