@@ -172,10 +172,9 @@ def parse_value(args: list, kwargs: dict, where: Location) -> Directive:
     )
 
 
-def inline_values(line: str, where: Location) -> Iterator[tuple[re.Match[str], Directive]]:
-    """Each value directive on a line, with its match (to replace it)."""
-    for match in VALUE.finditer(line):
-        yield match, parse_call(f"value({match['args']})", where)
+def inline_values(line: str, where: Location) -> list[Directive]:
+    """The value directives on a line, in order."""
+    return [parse_call(f"value({match['args']})", where) for match in VALUE.finditer(line)]
 
 
 def directive_lines(
@@ -188,7 +187,7 @@ def directive_lines(
             yield number, line, None, []
             continue
         where = Location(page, number)
-        values = [value for _, value in inline_values(line, where)]
+        values = inline_values(line, where)
         match = DIRECTIVE.match(line)
         if match:
             found = parse_call(match["body"], where)

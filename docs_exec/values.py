@@ -72,14 +72,18 @@ def resolve(value: Directive, stdout: str) -> str:
     return as_tex(token) if value.tex else token
 
 
+def _fixed(x: float, digits: int) -> str:
+    """`x` with `digits` significant digits in fixed notation."""
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
+    return f"{round(x, decimals):.{decimals}f}"
+
+
 def as_plain(token: str) -> str:
     """ "1.9e-01" as "0.19": the same significant digits without an exponent."""
     mantissa, e, _ = token.lower().partition("e")
     if not e or float(token) == 0:
         return token
-    digits = len(mantissa.lstrip("+-").replace(".", "").lstrip("0")) or 1
-    decimals = max(0, digits - 1 - math.floor(math.log10(abs(float(token)))))
-    return f"{float(token):.{decimals}f}"
+    return _fixed(float(token), len(mantissa.lstrip("+-").replace(".", "").lstrip("0")) or 1)
 
 
 def round_significant(token: str, digits: int) -> str:
@@ -87,10 +91,7 @@ def round_significant(token: str, digits: int) -> str:
     x = float(token)
     if "e" in token.lower():
         return f"{x:.{digits - 1}e}"
-    if x == 0:
-        return token
-    decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
-    return f"{round(x, decimals):.{decimals}f}"
+    return token if x == 0 else _fixed(x, digits)
 
 
 def as_tex(token: str) -> str:

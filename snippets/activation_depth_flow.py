@@ -61,8 +61,8 @@ def main() -> None:
         ratio = norms[0] / norms[-1]
         with torch.no_grad():
             a_last = float(model[:-1](x).std())  # the last hidden layer's output
-        print(f"{name:11s} {gain:6.3f} {norms[0]:12.3e} {norms[-1]:13.3e} {ratio:10.3g} "
-              f"{a_last:11.3g}")
+        print(f"{name:11s} {gain:6.3f} {norms[0]:12.3e} {norms[-1]:13.3e} "
+              f"{ratio:10.3g} {a_last:11.3g}")
 
     _, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
     styles = ["-", "--", "-", "--", "-.", ":", "-", "--"]

@@ -79,18 +79,22 @@ def autograd_derivative(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
 
 
 # --8<-- [start:kinks]
-# Where the one-sided derivatives differ, each operation's backward formula picks a value.
+# Where the one-sided derivatives differ, each operation's backward formula
+# picks a value.
 KINKS: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], float]] = {
     "F.relu(x) at 0": (F.relu, 0.0),
     "x.clamp(min=0) at 0": (lambda x: x.clamp(min=0), 0.0),
-    "torch.maximum(x, 0) at 0": (lambda x: torch.maximum(x, torch.zeros_like(x)), 0.0),
+    "torch.maximum(x, 0) at 0":
+        (lambda x: torch.maximum(x, torch.zeros_like(x)), 0.0),
     "x.abs() at 0": (torch.abs, 0.0),
     "F.relu6(x) at 6": (F.relu6, 6.0),
 }
 
 
-def derivative_at(f: Callable[[torch.Tensor], torch.Tensor], point: float) -> float:
-    return float(autograd_derivative(f, torch.tensor([point], dtype=torch.float64)))
+def derivative_at(f: Callable[[torch.Tensor], torch.Tensor],
+                  point: float) -> float:
+    x = torch.tensor([point], dtype=torch.float64)
+    return float(autograd_derivative(f, x))
 # --8<-- [end:kinks]
 
 

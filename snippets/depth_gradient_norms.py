@@ -76,10 +76,11 @@ def main() -> None:
         results[name] = per_layer_grad_norms(build(depth, width), x, y)
 
     print(f"{depth} hidden layers of width {width}, batch {batch}, MSE loss, at initialisation")
-    print(f"{'network':22s} {'layer 1':>10s} {'layer 30':>10s} {'ratio 1/30':>11s} {'max/min':>9s}")
+    print(f"{'network':22s} {'layer 1':>10s} {'layer 30':>10s} "
+          f"{'ratio 1/30':>11s} {'max/min':>9s}")
     for name, norms in results.items():
-        print(f"{name:22s} {norms[0]:10.3e} {norms[-1]:10.3e} {norms[0] / norms[-1]:11.3e} "
-              f"{max(norms) / min(norms):9.3g}")
+        print(f"{name:22s} {norms[0]:10.3e} {norms[-1]:10.3e} "
+              f"{norms[0] / norms[-1]:11.3e} {max(norms) / min(norms):9.3g}")
     print(f"0.25^{depth - 1} = {0.25 ** (depth - 1):.3e}")
 
     _, ax = plt.subplots(figsize=(7, 4), layout="constrained")

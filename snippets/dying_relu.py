@@ -96,9 +96,10 @@ def main() -> None:
         back = int((killed & ~run["still"]).sum())
         print(f"{name}: dead {dead[299]:.1%} before the step, {float(killed.float().mean()):.1%}"
               f" after it, {dead[-1]:.1%} after 1000 more steps")
-        print(f"  {name}, right after the step: max |dL/dw| of dead units {run['grad_dead']:.3g}")
-        print(f"  {name}, dead units back to life: {back} of {int(killed.sum())}; "
-              f"final loss {run['loss'][-1]:.3e}")
+        print(f"  {name}, right after the step: max |dL/dw| of dead units "
+              f"{run['grad_dead']:.3g}")
+        print(f"  {name}, dead units back to life: {back} of "
+              f"{int(killed.sum())}; final loss {run['loss'][-1]:.3e}")
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     for (name, run), style in zip(history.items(), ["C3-", "C0--"], strict=True):

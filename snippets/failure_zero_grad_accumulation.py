@@ -67,7 +67,8 @@ def main() -> None:
             "accumulation, zero_grad inside loop": train(x, y, micro, True, 150, 0.1)}
     for name, losses in runs.items():
         print(f"{name:<39} loss after 150 steps {losses[-1]:.4f}")
-    print(f"full-batch MSE before training {runs['full batch, no accumulation'][0]:.4f}")
+    start = runs["full batch, no accumulation"][0]
+    print(f"full-batch MSE before training {start:.4f}")
 
     _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     for (name, losses), style in zip(runs.items(), ["-", "--", ":"], strict=True):

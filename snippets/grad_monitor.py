@@ -91,7 +91,8 @@ def main() -> None:
     print(f"loss: first {losses[0]:.4f}, last {losses[-1]:.4f}")
     norms = monitor.global_norm
     print(f"global grad norm: first {norms[0]:.4f}, last {norms[-1]:.4f}")
-    low, high = torch.tensor(norms[20:]).quantile(torch.tensor([0.05, 0.95])).tolist()
+    bounds = torch.tensor([0.05, 0.95])
+    low, high = torch.tensor(norms[20:]).quantile(bounds).tolist()
     print(f"grad norm over steps 21-{len(norms)}: 5th to 95th percentile "
           f"{low:.2f} to {high:.2f}")
     for name in monitor.layers:
@@ -100,7 +101,8 @@ def main() -> None:
               f"at step 1 {monitor.ratios[name][0]:.2e}")
     pooled = torch.stack(monitor.histograms).sum(0)
     share = pooled.cumsum(0) / pooled.sum()
-    below = [10 ** EDGES[int((share >= q).nonzero()[0]) + 1].item() for q in (0.1, 0.9)]
+    below = [10 ** EDGES[int((share >= q).nonzero()[0]) + 1].item()
+             for q in (0.1, 0.9)]
     print(f"|g| histogram over all steps: 10% of entries below {below[0]:.0e}, "
           f"90% below {below[1]:.0e}")
     lowest = 10 ** EDGES[int(pooled.nonzero()[0])].item()

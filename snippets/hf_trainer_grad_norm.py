@@ -109,13 +109,15 @@ def main() -> None:
                   f"             {after:.4f}")
     clipped = sum(g > args.max_grad_norm for g in logged)
     print(f"steps with logged grad_norm > max_grad_norm: {clipped} of {len(logged)}")
-    print(f"grad_norm logged over {len(logged)} steps: lowest {min(logged):.4f}, "
-          f"highest {max(logged):.4f}")
+    print(f"grad_norm logged over {len(logged)} steps: "
+          f"lowest {min(logged):.4f}, highest {max(logged):.4f}")
     final_norm = [row["model.norm"] for row in callback.history]
     print(f"callback, model.norm: {final_norm[0]:.4f} at step 1, "
           f"{final_norm[-1]:.4f} at step {len(final_norm)}")
-    others = [v for row in callback.history for k, v in row.items() if k != "model.norm"]
-    print(f"callback, other groups: all between {min(others):.4f} and {max(others):.4f}")
+    others = [v for row in callback.history
+              for k, v in row.items() if k != "model.norm"]
+    print(f"callback, other groups: all between {min(others):.4f} "
+          f"and {max(others):.4f}")
 
     steps = [entry["step"] for entry in logs]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")

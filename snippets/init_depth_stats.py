@@ -66,8 +66,8 @@ def main() -> None:
             torch.manual_seed(1)
             a_std, g_std = layer_stats(build(activation, scale, depth, width), x, y)
             stats[act_name, init_name] = (a_std, g_std)
-            print(f"{act_name:5s} {init_name:24s} {a_std[0]:9.3e} {a_std[-1]:10.3e} "
-                  f"{g_std[0]:9.3e} {g_std[-1]:10.3e}")
+            print(f"{act_name:5s} {init_name:24s} {a_std[0]:9.3e} "
+                  f"{a_std[-1]:10.3e} {g_std[0]:9.3e} {g_std[-1]:10.3e}")
     print("(a_l: output of hidden layer l; g_l = dL/dz_l, the gradient at its pre-activation)")
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), layout="constrained", sharex=True)

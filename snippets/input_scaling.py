@@ -70,12 +70,13 @@ def main() -> None:
     }
     raw, std, spiky = runs.values()
     print()
-    print(f"gradient norm at step 0: raw {raw[0]:.3e}, standardised {std[0]:.4g} "
-          f"(ratio {raw[0] / std[0]:.3g})")
+    print(f"gradient norm at step 0: raw {raw[0]:.3e}, "
+          f"standardised {std[0]:.4g} (ratio {raw[0] / std[0]:.3g})")
     print(f"raw run: gradient norm is inf/nan at step {len(raw) - 1}, "
           f"the last finite one {raw[-2]:.3e}")
     median = sorted(spiky[80:100])[10]
-    print(f"outlier batch: gradient norm {spiky[100]:.3e} vs median {median:.3e} of steps 80-99")
+    print(f"outlier batch: gradient norm {spiky[100]:.3e} "
+          f"vs median {median:.3e} of steps 80-99")
     print(f"outlier spike: {spiky[100] / median:.3g} times the median")
     print(f"standardised run, last step: {std[-1]:.3e}; with the outlier: {spiky[-1]:.3e}")
 

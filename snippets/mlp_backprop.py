@@ -93,8 +93,8 @@ def main() -> None:
         text = " / ".join(" ".join(f"{v:+.4f}" for v in row) for row in rows)
         print(f"dL/d{name} {tuple(grads[name].shape)}: {text}")
 
-    # Differences at rounding level depend on the CPU's vector kernels (often exactly 0),
-    # so the table shows the bound they meet rather than their last bits.
+    # Differences at rounding level depend on the CPU's vector kernels (often
+    # exactly 0), so the table shows the bound they meet, not their last bits.
     print("\nmax |hand - autograd| in float64, over random shapes")
     print("  D   H    B   dL/dW1   dL/db1   dL/dW2   dL/db2")
     for D, H, B in [(3, 1, 1), (3, 4, 1), (10, 16, 32), (64, 32, 256)]:
@@ -102,7 +102,8 @@ def main() -> None:
         X = torch.randn(B, D, dtype=torch.float64)
         Y = torch.rand(B, 1, dtype=torch.float64)
         diff = max_abs_diff(backward_by_hand(p, forward(p, X), Y), grads_autograd(p, X, Y))
-        print(f"{D:3d} {H:3d} {B:4d}  " + "  ".join(bound(diff[k]) for k in diff))
+        cells = "  ".join(bound(diff[k]) for k in diff)
+        print(f"{D:3d} {H:3d} {B:4d}  {cells}")
 
 
 if __name__ == "__main__":

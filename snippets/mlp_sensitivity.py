@@ -76,10 +76,13 @@ def main() -> None:
               f"{log_slope(scales[small], r['W1_median'][small]):.3f}")
         print(f"  median ||dL/dW1|| peaks at {symbol} = {scales[peak]:.3g} "
               f"({r['W1_median'][peak]:.3e})")
-        print("    scale  median dW1  median dW2  batch dW1  rows with half the sum of norms")
+        print("    scale  median dW1  median dW2  batch dW1  "
+              "rows with half the sum of norms")
         for i in range(0, len(scales), 4):
-            print(f"  {symbol}={scales[i]:5.0e}  " + "  ".join(f"{r[k][i]:.3e} " for k in
-                  ("W1_median", "W2_median", "W1_batch")) + f" {r['half_share'][i]:.1%}")
+            cells = "  ".join(f"{r[k][i]:.3e} "
+                              for k in ("W1_median", "W2_median", "W1_batch"))
+            half = r["half_share"][i]
+            print(f"  {symbol}={scales[i]:5.0e}  {cells} {half:.1%}")
         ax.loglog(scales, r["W1_median"], "o-", label=r"$\|\partial L_i/\partial W_1\|$, median")
         ax.loglog(scales, r["W2_median"], "s-", label=r"$\|\partial L_i/\partial W_2\|$, median")
         ax.loglog(scales, r["W1_batch"], "--", label=r"$\|\partial L/\partial W_1\|$, batch mean")

@@ -54,7 +54,8 @@ def main() -> None:
             torch.manual_seed(0)
             model = deep_mlp(norm, activation)
             x, y = torch.randn(128, 64), torch.randn(128, 1)
-            grads = runs[norm, activation.__name__] = per_layer_grad_norms(model, x, y)
+            grads = per_layer_grad_norms(model, x, y)
+            runs[norm, activation.__name__] = grads
             ax.semilogy(range(1, len(grads) + 1), grads, marker=markers[i], markevery=(i, 7),
                         linestyle=styles[i], label=LABELS[norm])
         ax.set_title(f"{activation.__name__}, PyTorch default init")
@@ -62,21 +63,27 @@ def main() -> None:
     axes[0].set_ylabel(r"$\|\partial L / \partial W_l\|_F$")
     axes[1].legend(fontsize=8, loc="lower right")
     fig.suptitle("Gradient norm per layer at initialisation, 50-layer MLP")
-    print("||dL/dW|| at layer 1 / at layer 50, 50 layers of width 64, batch 128:")
+    print("||dL/dW|| at layer 1 / at layer 50, 50 layers of width 64, "
+          "batch 128:")
     print(f"  {'':<34} {'Tanh':>8}   {'ReLU':>8}")
     for norm in NORMS:
-        ratios = [runs[norm, act][0] / runs[norm, act][-1] for act in ("Tanh", "ReLU")]
+        ratios = [runs[norm, act][0] / runs[norm, act][-1]
+                  for act in ("Tanh", "ReLU")]
         print(f"  {LABELS[norm]:<34} {ratios[0]:.2e}   {ratios[1]:.2e}")
-    # Mean field for LayerNorm + tanh: one layer toward the input multiplies the gradient by
-    # sqrt(E[tanh'(u)^2] / E[tanh(u)^2] * (D - 2) / D) with u ~ N(0, 1), D = 64.
+    # Mean field for LayerNorm + tanh: one layer toward the input multiplies the
+    # gradient by sqrt(E[tanh'(u)^2] / E[tanh(u)^2] * (D - 2) / D), u ~ N(0, 1),
+    # D = 64.
     u = torch.linspace(-12, 12, 240_001, dtype=torch.float64)
     density = torch.exp(-u**2 / 2)
     ratio = float(((1 - torch.tanh(u) ** 2) ** 2 * density).sum()
                   / (torch.tanh(u) ** 2 * density).sum())
     ln_tanh = runs["layer_norm", "Tanh"]
-    measured = (ln_tanh[1] / ln_tanh[-1]) ** (1 / (len(ln_tanh) - 2))  # layers 2..50
-    print(f"LayerNorm+tanh: E[tanh'(u)^2] / E[tanh(u)^2] = {ratio:.3f} for u ~ N(0, 1)")
-    print(f"  gain per layer toward the input: predicted {(ratio * 62 / 64) ** 0.5:.3f}, "
+    # layers 2..50
+    measured = (ln_tanh[1] / ln_tanh[-1]) ** (1 / (len(ln_tanh) - 2))
+    print(f"LayerNorm+tanh: E[tanh'(u)^2] / E[tanh(u)^2] = {ratio:.3f} "
+          "for u ~ N(0, 1)")
+    predicted = (ratio * 62 / 64) ** 0.5
+    print(f"  gain per layer toward the input: predicted {predicted:.3f}, "
           f"measured {measured:.3f}")
     plt.show()
 

@@ -23,10 +23,10 @@ import yaml
 
 from docs_exec.directives import DIRECTIVE, VALUE, lines_with_fences, parse_call
 from docs_exec.errors import Location
+from tools.kernels import NUMBER, last_digit
 
 ALLOWED = Path(__file__).resolve().parent / "allowed_numbers.yml"
 DECIMAL = re.compile(r"(?<![\w.])(?:\d+(?:\.\d+)?[eE][-+]?\d+|\d+\.\d+)(?![\w.]*\d)")
-OUTPUT_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 # 9.54 \times 10^{-7} in math, and 9.54 × 10⁻⁷ in text, are the number 9.54e-7.
 MATH_SCIENTIFIC = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\\times|\\cdot|×)\s*10\^\{?([-−]?\d+)\}?")
 SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
@@ -76,21 +76,14 @@ def shown_outputs(text: str, page: str, stdout_of: dict[str, str]) -> list[float
         if directive:
             found = parse_call(directive["body"], Location(page, number))
             if found.kind == "output":
-                numbers += [float(t) for t in OUTPUT_NUMBER.findall(stdout_of[found.snippet])]
+                numbers += [float(t) for t in NUMBER.findall(stdout_of[found.snippet])]
     return numbers
-
-
-def unit(token: str) -> float:
-    """One unit in the last digit the token states ("2.85" -> 0.01, "5.3e-3" -> 1e-4)."""
-    mantissa, _, exponent = token.lower().partition("e")
-    decimals = len(mantissa.partition(".")[2])
-    return 10.0 ** (-decimals + (int(exponent) if exponent else 0))
 
 
 def rounds_to(value: float, token: str) -> bool:
     """`value` rounded to the precision of `token` is `token` (sign aside: prose writes a
     minus sign its own way)."""
-    return abs(abs(value) - float(token)) <= unit(token) / 2 * (1 + 1e-9)
+    return abs(abs(value) - float(token)) <= last_digit(token) / 2 * (1 + 1e-9)
 
 
 def load_allowed(path: Path = ALLOWED) -> dict[str, dict]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ from tools.kernels import (
     Setting,
     declared_tolerances,
     recorded_stdout,
-    run_standalone,
+    run_all,
     same_output,
     snippet_names,
 )
@@ -38,15 +37,7 @@ CAPABILITY_NAMES = {"default": "DEFAULT", "avx2": "AVX2", "avx512": "AVX512"}
 
 @pytest.fixture(scope="session")
 def standalone_runs(built_site: Path) -> dict[tuple[str, str], subprocess.CompletedProcess]:
-    """Every snippet under every setting; as many at once as leave each run its threads."""
-    runs = {}
-    cores = os.cpu_count() or 1
-    for setting in SETTINGS:
-        workers = max(1, cores // (setting.threads or cores))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            done = pool.map(run_standalone, NAMES, [setting] * len(NAMES))
-            runs.update({(setting.name, n): d for n, d in zip(NAMES, done, strict=True)})
-    return runs
+    return run_all(NAMES)
 
 
 @pytest.mark.slow

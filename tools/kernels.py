@@ -18,7 +18,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -169,11 +168,23 @@ class Cell:
     failure: str | None
 
 
-def measure(name: str, setting: Setting, declared: tuple[tuple[str, float], ...]) -> Cell:
-    started = time.perf_counter()
-    done = run_standalone(name, setting)
-    seconds = time.perf_counter() - started
-    print(f"  {name} under {setting.name}: {seconds:.1f} s", file=sys.stderr, flush=True)
+def run_all(
+    names: list[str], settings: tuple[Setting, ...] = SETTINGS
+) -> dict[tuple[str, str], subprocess.CompletedProcess]:
+    """Every snippet under every setting, by (setting name, snippet name); as many at once as
+    leave each run its threads (oversubscribed cores spin in OpenMP and crawl)."""
+    runs = {}
+    cores = os.cpu_count() or 1
+    for setting in settings:
+        with ThreadPoolExecutor(max_workers=max(1, cores // (setting.threads or cores))) as pool:
+            done = pool.map(run_standalone, names, [setting] * len(names))
+            runs.update({(setting.name, n): d for n, d in zip(names, done, strict=True)})
+    return runs
+
+
+def measure(done: subprocess.CompletedProcess, name: str, declared: tuple) -> Cell:
+    """How far one standalone run moved from the recorded output, and whether that is within
+    the tolerances its page declares."""
     if done.returncode:
         return Cell(math.nan, "", f"exit {done.returncode}: {done.stderr[-300:]}")
     recorded = recorded_stdout(f"snippets/{name}")
@@ -184,26 +195,19 @@ def measure(name: str, setting: Setting, declared: tuple[tuple[str, float], ...]
     return Cell(largest, where, same_output(done.stdout, recorded, declared))
 
 
-def spread(names: list[str], settings: tuple[Setting, ...] = SETTINGS) -> dict[str, dict]:
-    """Every snippet under every setting, as many at once as leave each run its threads
-    (oversubscribed cores spin in OpenMP and crawl)."""
-    declared = declared_tolerances()
-    table: dict[str, dict[str, Cell]] = {name: {} for name in names}
-    cores = os.cpu_count() or 1
-    for setting in settings:
-        with ThreadPoolExecutor(max_workers=max(1, cores // (setting.threads or cores))) as pool:
-            tolerances = [declared.get(f"snippets/{name}", ()) for name in names]
-            cells = pool.map(measure, names, [setting] * len(names), tolerances)
-            for name, cell in zip(names, cells, strict=True):
-                table[name][setting.name] = cell
-    return table
-
-
 def main(argv: list[str]) -> int:
     """Print the largest relative difference per snippet and setting; `!` marks one outside
     the tolerance its page declares, explained below the table."""
     names = [n if n.endswith(".py") else f"{n}.py" for n in argv] or snippet_names()
-    table = spread(names)
+    declared = declared_tolerances()
+    runs = run_all(names)
+    table = {
+        name: {
+            s.name: measure(runs[(s.name, name)], name, declared.get(f"snippets/{name}", ()))
+            for s in SETTINGS
+        }
+        for name in names
+    }
     header = [s.name for s in SETTINGS]
     print(f"| snippet | {' | '.join(header)} |")
     print("| --- |" + " --- |" * len(header))
