@@ -66,7 +66,7 @@ def main() -> None:
 
     print("\nfinite-difference error vs step h (float64)")
     print("     h   forward   central")
-    for h in (1e-1, 1e-2, 1e-3, 1e-4, 1e-6, 1e-8, 1e-10):
+    for h in (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-10):
         err_fwd = (grad_forward_difference(toy_loss, w, h) - g).abs().max()
         err_ctr = (grad_central_difference(toy_loss, w, h) - g).abs().max()
         print(f"{h:6.0e}  {err_fwd:.1e}   {err_ctr:.1e}")

@@ -53,6 +53,19 @@ def layer_stats(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor
 # --8<-- [end:stats]
 
 
+def mean_slope(model: nn.Sequential, x: torch.Tensor) -> float:
+    """Mean f'(z) over every unit, example and hidden layer (tanh or ReLU)."""
+    slopes, h = [], x
+    with torch.no_grad():
+        for module in model[:-1]:
+            h = module(h)
+            if isinstance(module, nn.Tanh):
+                slopes.append((1 - h**2).mean())
+            elif isinstance(module, nn.ReLU):
+                slopes.append((h > 0).double().mean())
+    return float(torch.stack(slopes).mean())
+
+
 def main() -> None:
     torch.manual_seed(0)
     depth, width, batch = 50, 128, 256
@@ -60,15 +73,18 @@ def main() -> None:
     y = torch.randn(batch, 1, dtype=torch.float64)
     stats = {}
     print(f"{'':5s} {'init':24s} {'std(a_1)':>9s} {'std(a_50)':>10s} "
-          f"{'std(g_1)':>9s} {'std(g_50)':>10s}")
+          f"{'std(g_1)':>9s} {'std(g_50)':>10s}  mean f'")
     for act_name, activation in [("tanh", nn.Tanh), ("ReLU", nn.ReLU)]:
         for init_name, scale in INITS.items():
             torch.manual_seed(1)
-            a_std, g_std = layer_stats(build(activation, scale, depth, width), x, y)
+            model = build(activation, scale, depth, width)
+            a_std, g_std = layer_stats(model, x, y)
             stats[act_name, init_name] = (a_std, g_std)
             print(f"{act_name:5s} {init_name:24s} {a_std[0]:9.3e} "
-                  f"{a_std[-1]:10.3e} {g_std[0]:9.3e} {g_std[-1]:10.3e}")
-    print("(a_l: output of hidden layer l; g_l = dL/dz_l, the gradient at its pre-activation)")
+                  f"{a_std[-1]:10.3e} {g_std[0]:9.3e} {g_std[-1]:10.3e} "
+                  f"{mean_slope(model, x):7.3f}")
+    print("(a_l: output of hidden layer l; g_l = dL/dz_l, z_l its pre-activation;")
+    print(" mean f': mean slope f'(z) over all units, examples and layers)")
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), layout="constrained", sharex=True)
     styles = ["C0:", "C3--", "C1-", "C2-.", "C4-"]

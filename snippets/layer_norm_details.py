@@ -58,6 +58,15 @@ def weight_grad_at_scale(w: Tensor, x: Tensor, target: Tensor, c: float) -> tupl
     y = layer_norm_torch_formula(x @ weight.T)
     ((y - target) ** 2).mean().backward()
     return y.detach(), weight.grad
+
+
+def relative_step(weight: Tensor, grad: Tensor, lr: float) -> float:
+    """||lr * grad|| / ||weight||: how far one SGD step turns the weights.
+
+    The output sees only the direction of W, so this is the step that counts.
+    With grad ~ 1/||W|| it goes as lr / ||W||^2: the effective learning rate.
+    """
+    return float((lr * grad).norm() / weight.norm())
 # --8<-- [end:scale]
 
 
@@ -91,11 +100,15 @@ def main() -> None:
 
     w, xs, target = (torch.randn(n, 32, dtype=torch.float64) for n in (32, 64, 64))
     y1, g1 = weight_grad_at_scale(w, xs, target, 1.0)
-    print("LayerNorm(x W^T) with the weights scaled by c:")
-    for c in [0.5, 1.0, 2.0, 10.0]:
+    lr, step1 = 0.1, relative_step(w, g1, 0.1)
+    print("LayerNorm(x W^T) with the weights scaled by c (ratios to c = 1):")
+    print("  c          max |output change|  |grad|            |SGD step| / |cW|")
+    for c in [0.5, 1.0, 2.0, 10.0, 100.0]:
         y, g = weight_grad_at_scale(w, xs, target, c)
-        print(f"  c = {c:<4}  max |output change| = {(y - y1).abs().max().item():.1e}"
-              f"  |grad| / |grad at c=1| = {(g.norm() / g1.norm()).item():.4f}")
+        change = (y - y1).abs().max().item()
+        grad = (g.norm() / g1.norm()).item()
+        step = relative_step(c * w, g, lr) / step1
+        print(f"  c = {c:<6} {change:<20.1e} {grad:<17.4f} {step:.3e}")
     cos = (g1 * w).sum() / (g1.norm() * w.norm())
     print(f"cosine between the weight gradient and the weights: {cos.item():.1e}")
 

@@ -91,16 +91,61 @@ def mean_ffn_grad_norms(norm: str, layers: int, init: str = "xavier", seeds: ran
 # --8<-- [end:grads]
 
 
+# --8<-- [start:factors]
+def ffn_grad_factors(model: TinyLM, idx: Tensor, targets: Tensor
+                     ) -> tuple[list[float], list[float]]:
+    """Per layer, the two factors of dL/dW2 = delta^T h: ||h||, the input of
+    fc2 (the FFN's hidden activations), and ||delta||, the gradient at its
+    output."""
+    hidden, outputs = [], []
+
+    def keep(_: nn.Module, inputs: tuple[Tensor], out: Tensor) -> None:
+        hidden.append(inputs[0].detach())
+        out.retain_grad()
+        outputs.append(out)
+
+    hooks = [block.fc2.register_forward_hook(keep) for block in model.blocks]
+    model.zero_grad()
+    logits = model(idx)
+    F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                    targets.reshape(-1)).backward()
+    for hook in hooks:
+        hook.remove()
+    return ([h.norm().item() for h in hidden],
+            [out.grad.norm().item() for out in outputs])
+# --8<-- [end:factors]
+
+
 def main() -> None:
     torch.manual_seed(0)
     layers = 12
     labels = {"post": "Post-LN", "pre": "Pre-LN", "deepnorm": "DeepNorm"}
     _, ax1 = plt.subplots(figsize=(7, 4), layout="constrained")
     print(f"||dL/dW2|| per layer, {layers} layers, d = 64, Xavier init, mean of 12 models:")
+    profile = {}
     for norm, marker in zip(labels, "osD", strict=True):
         norms = mean_ffn_grad_norms(norm, layers, seeds=range(12))
+        profile[norm] = norms
         print(f"{labels[norm] + ':':<10}" + " ".join(f"{g:.3f}" for g in norms))
         ax1.semilogy(range(1, layers + 1), norms, marker=marker, label=labels[norm])
+    alpha, beta = (2 * layers) ** 0.25, (8 * layers) ** -0.25
+    hidden = {}
+    for norm in ("post", "deepnorm"):
+        total = torch.zeros(layers)
+        for seed in range(6):
+            torch.manual_seed(seed)
+            model = TinyLM(64, 64, layers, 4, 32, norm)
+            idx, targets = (torch.randint(64, (8, 32)) for _ in range(2))
+            total += torch.tensor(ffn_grad_factors(model, idx, targets)[0])
+        hidden[norm] = total
+    ratio = torch.tensor(profile["deepnorm"]) / torch.tensor(profile["post"])
+    h_ratio = hidden["deepnorm"] / hidden["post"]
+    print(f"DeepNorm / Post-LN, range over the {layers} layers "
+          f"(alpha = {alpha:.3f}, beta = {beta:.3f}):")
+    print(f"  ||dL/dW2||                        {ratio.min():.3f} to "
+          f"{ratio.max():.3f}   beta/alpha = {beta / alpha:.3f}")
+    print(f"  ||h||, FFN hidden (W2's input)    {h_ratio.min():.3f} to "
+          f"{h_ratio.max():.3f}   beta = {beta:.3f}")
     ax1.set_xlabel("layer (1 = next to the embeddings)")
     ax1.set_ylabel(r"$\|\partial L / \partial W_2\|_F$ of the FFN")
     ax1.set_title(f"Gradient per layer at initialisation, {layers}-layer Transformer, Xavier init")

@@ -55,16 +55,24 @@ def main() -> None:
     ax.legend()
     plt.show()
 
-    depths = torch.arange(0, 101)
-    _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
-    for factor, style in [(0.25, "C0-"), (0.9, "C1--"), (1.1, "C2-.")]:
-        curve = [compounded(factor, int(d)) for d in depths]
-        ax.semilogy(depths, curve, style, label=f"${factor}^L$")
-        marks = [d for f, d in PRODUCTS if f == factor]
-        ax.semilogy(marks, [compounded(factor, d) for d in marks], style[:2] + "o")
-    ax.set(title="A per-layer factor compounded over $L$ layers", xlabel="number of layers $L$",
-           ylabel="gradient scale (log)")
-    ax.legend()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4),
+                                   layout="constrained")
+    panels = [(ax1, [(0.25, "C0-")], 20),
+              (ax2, [(0.9, "C1--"), (1.1, "C2-.")], 100)]
+    for ax, curves, max_depth in panels:
+        depths = range(max_depth + 1)
+        for factor, style in curves:
+            ax.semilogy(depths, [compounded(factor, d) for d in depths],
+                        style, label=f"${factor}^L$")
+            marks = [d for f, d in PRODUCTS if f == factor]
+            ax.semilogy(marks, [compounded(factor, d) for d in marks],
+                        style[:2] + "o")
+        ax.set(xlabel="number of layers $L$",
+               ylabel="product of $L$ equal factors (log)")
+        ax.legend()
+    ax1.set_title(r"$0.25^L$ ($\sigma'$ at its maximum), $L \leq 20$")
+    ax2.set_title(r"A factor near 1: $0.9^L$ and $1.1^L$, $L \leq 100$")
+    fig.suptitle("A per-layer factor compounded over $L$ layers")
     plt.show()
 
 

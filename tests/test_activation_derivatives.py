@@ -62,12 +62,20 @@ def test_values_at_zero_quoted_on_the_page() -> None:
     assert at_zero["SELU"] == pytest.approx(selu, rel=1e-12)
     assert (
         "In the table `F.relu` gives $0$, `F.leaky_relu` its left slope $0.01$ and SELU its "
-        f"left-hand limit $\\lambda\\alpha = {selu:.4f}$ (ELU with $\\alpha = 1$ has no kink: "
-        "both sides give $1$)" in page
+        f"left-hand limit $\\lambda\\alpha_\\text{{S}} = {selu:.4f}$ "
+        "(ELU with $\\alpha = 1$ has no kink: both sides give $1$)" in page
     )
     scale = float(F.selu(torch.tensor([1.0], dtype=torch.float64)))
-    assert f"$\\lambda \\approx {scale:.4f}$ and $\\alpha \\approx {selu / scale:.4f}$" in page
-    assert f"${scale:.4f}$ for $x > 0$" in page  # SELU's slope on the positive side
+    alpha_s = selu / scale
+    constants = f"$\\lambda \\approx {scale:.4f}$ and $\\alpha_\\text{{S}} \\approx {alpha_s:.4f}$"
+    assert constants in page
+    assert f"$\\lambda \\approx {scale:.4f}$ for $x > 0$" in page  # SELU's slope for x > 0
+    # on the negative side SELU' = lambda alpha e^x, which is 1 at x = -ln(lambda alpha)
+    crossing = -math.log(selu)
+    x = torch.tensor([crossing - 1e-3, crossing + 1e-3], dtype=torch.float64)
+    slopes = ad.autograd_derivative(F.selu, x)
+    assert float(slopes[0]) < 1 < float(slopes[1])
+    assert f"$x > -\\ln(\\lambda\\alpha_\\text{{S}}) \\approx {crossing:.3f}$" in page
     assert at_zero["GELU"] == at_zero["SiLU"] == pytest.approx(0.5, abs=1e-12)
     assert "At $x = 0$ both have slope $1/2$" in page  # GELU and SiLU
 

@@ -32,9 +32,21 @@ def test_dtypes_under_autocast(device) -> None:
     if device.type == "cuda":  # CUDA's float32 list includes layer_norm and softmax
         assert seen["LayerNorm output"] == torch.float32
         assert seen["softmax output"] == torch.float32
+        assert seen["GELU output"] == torch.float32  # follows its float32 input
     else:  # on CPU they stay in bfloat16
         assert seen["LayerNorm output"] == torch.bfloat16
         assert seen["softmax output"] == torch.bfloat16
+        assert seen["GELU output"] == torch.bfloat16
+
+
+def test_gelu_is_on_no_autocast_list_and_follows_its_input(device) -> None:
+    """The page: GELU keeps the dtype of its input under autocast, so it runs in float32 after
+    CUDA's float32 LayerNorm and in the low-precision dtype after a low-precision op."""
+    dtype, _ = ad.amp_settings(device)
+    x = torch.randn(4, 8, device=device)
+    with torch.autocast(device.type, dtype=dtype):
+        assert torch.nn.functional.gelu(x).dtype == torch.float32
+        assert torch.nn.functional.gelu(x.to(dtype)).dtype == dtype
 
 
 def test_amp_training_tracks_float32(device) -> None:

@@ -115,6 +115,23 @@ def test_forward_over_reverse_gives_the_same_product(problem, device) -> None:
     torch.testing.assert_close(hp.hvp(loss_fn, theta, v), hv, rtol=1e-10, atol=1e-12)
 
 
+def test_one_gradient_graph_serves_many_products(problem, device) -> None:
+    """The page's advice: compute g once with create_graph=True and take every further HVP
+    through that graph with retain_graph=True; the products equal the helper's, which
+    recomputes g each time."""
+    loss_fn, theta, _ = problem
+    leaf = theta.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(loss_fn(leaf), leaf, create_graph=True)
+    gen = torch.Generator().manual_seed(5)
+    for _ in range(3):
+        v = torch.randn(theta.numel(), dtype=torch.float64, generator=gen).to(device)
+        (hv,) = torch.autograd.grad(g, leaf, grad_outputs=v, retain_graph=True)
+        torch.testing.assert_close(hv, hp.hvp(loss_fn, theta, v), rtol=1e-12, atol=1e-14)
+    with pytest.raises(RuntimeError):  # without retain_graph the graph is gone after one use
+        torch.autograd.grad(g, leaf, grad_outputs=v)
+        torch.autograd.grad(g, leaf, grad_outputs=v)
+
+
 def test_machine_precision_after_about_thirty_products(problem, device) -> None:
     loss_fn, theta, hessian = problem
     top = torch.linalg.eigvalsh(hessian)[-1].item()

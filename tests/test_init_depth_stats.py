@@ -114,3 +114,28 @@ def test_tanh_xavier_and_he_keep_gradients_within_a_factor_of_twenty(page_stats)
     for key in (XAVIER, HE):
         _, g = page_stats["tanh", key]
         assert max(g) / min(g) < 20
+
+
+def test_mean_slope_matches_autograd(device: torch.device) -> None:
+    torch.manual_seed(2)
+    model = ids.build(nn.Tanh, 1.0, 4, 32).to(device)
+    x = torch.randn(16, 32, dtype=torch.float64, device=device)
+    slopes, h = [], x
+    for module in model[:-1]:
+        if isinstance(module, nn.Tanh):
+            z = h.detach().requires_grad_()
+            (slope,) = torch.autograd.grad(torch.tanh(z).sum(), z)
+            slopes.append(slope.mean())
+        h = module(h)
+    assert ids.mean_slope(model, x) == pytest.approx(float(torch.stack(slopes).mean()))
+
+
+def test_small_weights_are_the_linear_regime_not_the_flat_one() -> None:
+    """The page's "Get right": too-small weights keep tanh' near 1 (linear regime); it is the
+    too-large weights that saturate. On three seeds."""
+    for seed in range(3):
+        torch.manual_seed(seed)
+        x = torch.randn(BATCH, WIDTH, dtype=torch.float64)
+        small = ids.mean_slope(ids.build(nn.Tanh, 0.5, DEPTH, WIDTH), x)
+        large = ids.mean_slope(ids.build(nn.Tanh, 3.0, DEPTH, WIDTH), x)
+        assert small > 0.98 and large < 0.4

@@ -121,6 +121,33 @@ def test_scale_invariance_divides_gradient_by_c(device):
     assert abs(cos.item()) < 1e-4
 
 
+def test_effective_learning_rate_goes_as_one_over_norm_squared():
+    """One SGD step turns cW by ||lr g|| / ||cW||, which is 1/c^2 of the turn at c = 1: with
+    the same learning rate, ten times larger weights learn a hundred times more slowly."""
+    torch.manual_seed(6)
+    w, x, target = (torch.randn(n, 32, dtype=torch.float64) for n in (32, 64, 64))
+    _, g1 = lnd.weight_grad_at_scale(w, x, target, 1.0)
+    base = lnd.relative_step(w, g1, 0.1)
+    for c in [0.5, 2.0, 10.0, 100.0]:
+        _, g = lnd.weight_grad_at_scale(w, x, target, c)
+        assert lnd.relative_step(c * w, g, 0.1) / base == pytest.approx(1 / c**2, rel=1e-4)
+    # the step that counts: after it, the output moves as much as the turn says, so the
+    # output change of a step at scale c is 1/c^2 of the one at c = 1 (to first order)
+    moved = []
+    for c in [1.0, 10.0]:
+        _, g = lnd.weight_grad_at_scale(w, x, target, c)
+        y0 = lnd.layer_norm_torch_formula(x @ (c * w).T)
+        y1 = lnd.layer_norm_torch_formula(x @ (c * w - 1e-3 * g).T)
+        moved.append(float((y1 - y0).norm()))
+    assert moved[1] / moved[0] == pytest.approx(1e-2, rel=0.02)
+
+
+def test_page_draws_the_effective_learning_rate_conclusion():
+    page = " ".join(expanded_page("docs/fixes/normalization.md").split())
+    assert "\\eta / \\|W\\|^2" in page
+    assert "Santurkar et al. (2018" in page
+
+
 def test_layer_norm_jacobian_closed_form(device):
     """dx_hat/dx = (1/s) (I - 1 1^T / D - x_hat x_hat^T / D), exactly, eps included."""
     torch.manual_seed(6)

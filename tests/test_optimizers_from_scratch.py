@@ -161,3 +161,60 @@ def test_documented_defaults_and_momentum_speed_up(device) -> None:
     for t in range(1, 400):
         theta = ofs.momentum_step(theta, g, state, t, lr=0.1, momentum=0.9)
     torch.testing.assert_close(state["v"], 10 * g, rtol=1e-12, atol=1e-12)
+
+
+def _quadratic_grad(theta: torch.Tensor) -> torch.Tensor:
+    """Gradient of 0.5 theta^T A theta for a fixed, ill-conditioned diagonal A."""
+    return torch.tensor([1.0, 10.0, 100.0], dtype=theta.dtype, device=theta.device) * theta
+
+
+def _momentum_paths(lrs: list[float], mu: float = 0.9, device="cpu") -> dict[str, torch.Tensor]:
+    """PyTorch's form, the EMA form at lr / (1 - mu), and the eta-folded form (Sutskever et
+    al. 2013), from the same start, under the per-step learning rates `lrs`."""
+    theta0 = torch.tensor([1.0, -0.5, 0.02], dtype=torch.float64, device=device)
+    paths: dict[str, list[torch.Tensor]] = {"torch": [], "ema": [], "folded": []}
+    state: dict = {}
+    theta = theta0.clone()
+    for t, lr in enumerate(lrs, start=1):
+        theta = ofs.momentum_step(theta, _quadratic_grad(theta), state, t, lr=lr, momentum=mu)
+        paths["torch"].append(theta)
+    theta, v = theta0.clone(), torch.zeros_like(theta0)
+    for lr in lrs:
+        v = mu * v + (1 - mu) * _quadratic_grad(theta)
+        theta = theta - lr / (1 - mu) * v
+        paths["ema"].append(theta)
+    theta, v = theta0.clone(), torch.zeros_like(theta0)
+    for lr in lrs:
+        v = mu * v + lr * _quadratic_grad(theta)
+        theta = theta - v
+        paths["folded"].append(theta)
+    return {name: torch.stack(p) for name, p in paths.items()}
+
+
+def test_momentum_forms_agree_at_constant_lr_and_part_under_a_schedule(device) -> None:
+    """The page: the EMA form is PyTorch's at lr / (1 - mu) under any schedule; the eta-folded
+    form is PyTorch's only while the learning rate is constant."""
+    constant = _momentum_paths([0.005] * 100, device=device)
+    torch.testing.assert_close(constant["ema"], constant["torch"], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(constant["folded"], constant["torch"], rtol=1e-10, atol=1e-12)
+    schedule = _momentum_paths([0.01] * 50 + [0.005] * 50, device=device)
+    torch.testing.assert_close(schedule["ema"], schedule["torch"], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(
+        schedule["folded"][:50], schedule["torch"][:50], rtol=1e-10, atol=1e-12
+    )
+    gap = (schedule["folded"][50:] - schedule["torch"][50:]).abs().max().item()
+    assert gap > 1e-3  # after the change the two forms take different steps
+
+
+def test_lion_leaves_a_coordinate_with_zero_gradient_and_momentum(device) -> None:
+    """sign(0) = 0: where c_t = 0 (gradient and momentum both exactly zero, an unused embedding
+    row), Lion moves the weight only by the decay term, not by lr."""
+    theta = torch.tensor([0.5, 0.5], dtype=torch.float64, device=device)
+    g = torch.tensor([0.3, 0.0], dtype=torch.float64, device=device)
+    state: dict = {}
+    for t in range(1, 4):
+        new = ofs.lion_step(theta, g, state, t, lr=0.1)
+        assert (new - theta).abs().tolist() == pytest.approx([0.1, 0.0], abs=1e-15)
+        theta = new
+    decayed = ofs.lion_step(theta, g, state, 4, lr=0.1, weight_decay=0.5)
+    assert decayed[1].item() == pytest.approx(theta[1].item() * (1 - 0.1 * 0.5), rel=1e-15)

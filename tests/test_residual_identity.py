@@ -86,3 +86,16 @@ def test_zero_initialised_branch_starts_as_identity(device):
     torch.testing.assert_close(branch[2].weight.grad, torch.outer(2 * (x - 1), hidden))
     # ... and nothing reaches the first layer until the last one moves away from zero
     assert torch.count_nonzero(branch[0].weight.grad) == 0
+
+
+def test_random_branches_stay_within_a_factor_of_ten_of_the_shortcut_product():
+    """The page: with random branches the ratio stays within a factor of ten of lambda^50,
+    while lambda^50 itself spans four orders of magnitude (0.9^50 to 1.1^50)."""
+    d, n = 6, 50
+    for seed in range(5):
+        torch.manual_seed(seed)
+        x = torch.randn(d, dtype=torch.float64)
+        for lam in [0.9, 1.0, 1.1]:
+            branches = [ri.make_branch(d, 16) for _ in range(n)]
+            ratio = ri.scaled_shortcut_grad_ratio([lam] * n, branches, x)
+            assert 0.1 < ratio / lam**n < 10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -85,3 +86,17 @@ def test_dense_block_identity_slice_and_full_gradient(device):
     x2 = x.detach().requires_grad_()
     rp.dense_block(x2, layers).backward(g)
     assert (x2.grad - g[:, :8]).abs().max() > 1e-3
+
+
+def test_length_zero_and_one_paths_are_about_equal_then_the_sums_shrink():
+    """The page: with small blocks (0.3 A / sqrt(d)), the identity and the ten length-1 paths
+    carry norms of the same size, and from k = 1 on the summed norm falls with every k."""
+    d, n = 6, 10
+    for seed in range(5):
+        torch.manual_seed(seed)
+        mats = [0.3 * torch.randn(d, d, dtype=torch.float64) / math.sqrt(d) for _ in range(n)]
+        _, by_length = rp.sum_over_paths(mats)
+        norms = [float(t.norm()) for t in by_length]
+        assert 0.7 < norms[1] / norms[0] < 1.3
+        assert all(b < a for a, b in itertools.pairwise(norms[1:]))
+        assert norms[3] < norms[1] / 2

@@ -100,6 +100,48 @@ def test_ffn_grad_norms_are_the_fc2_weight_gradients(device):
     assert norms == pytest.approx([g.norm().item() for g in grads], rel=1e-5)
 
 
+def test_ffn_grad_factors_are_fc2_input_and_output_gradient(device):
+    """dL/dW2 = sum over tokens of delta h^T: the factors are fc2's input and the gradient at
+    its output, and their outer product gives the weight gradient."""
+    torch.manual_seed(4)
+    model = tlg.TinyLM(20, 16, 3, 4, 8, "deepnorm").to(device)
+    idx, tgt = (torch.randint(20, (2, 8), device=device) for _ in range(2))
+    hidden, delta = tlg.ffn_grad_factors(model, idx, tgt)
+    block = model.blocks[1]
+    x = torch.randn(2, 8, 16, device=device)
+    assert len(hidden) == len(delta) == 3
+    assert all(h > 0 for h in hidden) and all(d > 0 for d in delta)
+    # the hooks are gone afterwards: a plain forward pass leaves no state behind
+    assert not block.fc2._forward_hooks
+    with torch.no_grad():
+        assert torch.equal(block.ffn(x), block.fc2(torch.relu(block.fc1(x))))
+
+
+def test_deepnorm_gradient_gap_comes_from_beta_and_alpha(device):
+    """The page: DeepNorm's W2 gradient is about ten times below Post-LN's. W2's input is beta
+    times Post-LN's (W1 has gain beta), and the gap as a whole is near beta / alpha."""
+    layers = 12
+    alpha, beta = (2 * layers) ** 0.25, (8 * layers) ** -0.25
+    hidden = {}
+    for norm in ("post", "deepnorm"):
+        total = torch.zeros(layers)
+        for seed in range(100, 104):
+            torch.manual_seed(seed)
+            model = tlg.TinyLM(64, 64, layers, 4, 32, norm).to(device)
+            idx, tgt = (torch.randint(64, (8, 32), device=device) for _ in range(2))
+            total += torch.tensor(tlg.ffn_grad_factors(model, idx, tgt)[0])
+        hidden[norm] = total
+    ratio = hidden["deepnorm"] / hidden["post"]
+    assert ((ratio / beta - 1).abs() < 0.1).all()
+    post, deep = (
+        torch.tensor(tlg.mean_ffn_grad_norms(n, layers, seeds=range(100, 104), device=device))
+        for n in ("post", "deepnorm")
+    )
+    gap = deep / post
+    assert ((gap > 0.5 * beta / alpha) & (gap < 1.1 * beta / alpha)).all()
+    assert (gap < 0.15).all()
+
+
 # The page's reading of the figures, checked on seeds other than the ones it shows.
 SEEDS = range(100, 112)
 
