@@ -43,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         timeout=args.timeout,
         workers=args.workers,
     )
-    report = executor.run(plan.snippets, settings)
+    try:
+        report = executor.run(plan.snippets, settings)
+    except BuildError as error:
+        print(error, file=sys.stderr)
+        return 1
     print(f"docs-exec: {report.summary()}")
     problems = check(plan, report)
     if problems:

@@ -13,7 +13,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 from .keys import cache_key, lock_digest
-from .store import Cache, Figure, Result
+from .store import Cache, Figure, Result, entry_folder
 from .worker import PRELOAD, run_file
 
 Progress = Callable[[str], None]
@@ -165,7 +165,7 @@ def run(
 def _start(snippet: str, key: str, kind: str, settings: Settings, scratch: str) -> _Running:
     context = _fork_context()
     receiver, sender = context.Pipe(duplex=False)
-    stack_file = os.path.join(scratch, snippet.replace("/", "__") + ".stacks")
+    stack_file = os.path.join(scratch, entry_folder(snippet) + ".stacks")
     path = str((settings.root / snippet).resolve())
     process = context.Process(
         target=run_file,

@@ -52,12 +52,15 @@ class DocsExecPlugin(BasePlugin[DocsExecConfig]):
         if plan.problems:
             raise PluginError(str(BuildError(plan.problems)))
         notebooks = notebook_sources(self.root, self.config.notebooks_dir)
-        report = executor.run(
-            plan.snippets,
-            self.settings,
-            progress=lambda m: log.info(f"docs-exec {m}"),
-            notebooks=notebooks,
-        )
+        try:
+            report = executor.run(
+                plan.snippets,
+                self.settings,
+                progress=lambda m: log.info(f"docs-exec {m}"),
+                notebooks=notebooks,
+            )
+        except BuildError as error:
+            raise PluginError(str(error)) from error
         problems = check(plan, report)
         if problems:
             raise PluginError(str(BuildError(problems)))
@@ -79,13 +82,18 @@ class DocsExecPlugin(BasePlugin[DocsExecConfig]):
                 )
             )
         self.results = report.results
+        self.notebook_pages = {notebook_page(source) for source in notebooks}
         return files
 
     def on_page_markdown(self, markdown: str, page: Page, **kwargs: object) -> str:
-        return add_downloads(expand(markdown, page.file.src_uri, self.results), page.file.src_uri)
+        try:
+            expanded = expand(markdown, page.file.src_uri, self.results)
+        except BuildError as error:
+            raise PluginError(str(error)) from error
+        return add_downloads(expanded, page.file.src_uri)
 
     def on_page_content(self, html: str, page: Page, **kwargs: object) -> str:
-        if page.file.src_uri.startswith("exercises/") and page.file.src_uri.endswith(".ipynb"):
+        if page.file.src_uri in self.notebook_pages:
             try:
                 return clean_page_html(html, page.file.src_uri, self.settings.cache_dir / "pages")
             except BuildError as error:

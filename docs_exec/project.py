@@ -130,5 +130,6 @@ def notebook_sources(root: Path, notebooks_dir: str) -> tuple[str, ...]:
 
 
 def notebook_page(source: str) -> str:
-    """Where an exercise notebook lands among the docs files (mkdocs-jupyter renders it)."""
-    return f"exercises/{PurePosixPath(source).stem}.ipynb"
+    """Where an exercise notebook lands among the docs files (mkdocs-jupyter renders it): the
+    same folder as its source, `<notebooks_dir>/<name>.py` -> `<notebooks_dir>/<name>.ipynb`."""
+    return PurePosixPath(source).with_suffix(".ipynb").as_posix()

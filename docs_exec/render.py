@@ -9,6 +9,7 @@ from pathlib import PurePosixPath
 
 from .directives import INCLUDE, VALUE, Directive, directive_lines, fence_spans
 from .downloads import download_path
+from .errors import BuildError, Location
 from .project import figure_path
 from .store import Result
 from .values import resolve
@@ -66,8 +67,18 @@ def _figure(result: Result, number: int, alt: str, page: str) -> list[str]:
 
 def expand(markdown: str, page: str, results: dict[str, Result]) -> str:
     """`page` is the page's path inside the docs folder (used to make figure links relative)."""
+    lines = list(directive_lines(markdown, page))
+    problems = [
+        f"{Location(page, number)}: {snippet} has no recorded run (the build did not scan this "
+        "page, or the snippet was added since; run the build again)"
+        for number, _, directive, values in lines
+        for snippet in sorted({d.snippet for d in [*values, *filter(None, [directive])]})
+        if snippet not in results
+    ]
+    if problems:
+        raise BuildError(problems)
     out = []
-    for _, line, directive, values in directive_lines(markdown, page):
+    for _, line, directive, values in lines:
         line = _bind(line, values, results)
         if directive is None:
             out.append(line)
