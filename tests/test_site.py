@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sitecheck import (
@@ -16,7 +17,10 @@ from sitecheck import (
     external_loads,
     imported_modules,
     page_texts,
+    recorded_results,
     snippet_files,
+    unexpanded_text,
+    unshown_outputs,
 )
 
 from docs_exec.directives import lines_with_fences
@@ -102,6 +106,36 @@ def test_snippet_follows_the_contract(name: str) -> None:
 def test_strict_build_passes_and_links_and_anchors_resolve(built_site: Path) -> None:
     assert (built_site / "index.html").is_file()
     assert broken_links(built_site) == []
+
+
+@pytest.mark.slow
+def test_no_built_page_shows_a_directive_an_include_or_raw_math(built_site: Path) -> None:
+    assert unexpanded_text(built_site) == []
+
+
+@pytest.mark.slow
+def test_every_recorded_output_is_on_a_built_page(built_site: Path) -> None:
+    assert unshown_outputs(built_site, recorded_results()) == []
+
+
+def test_the_built_site_checks_catch_a_page_no_engine_expanded(tmp_path: Path) -> None:
+    """What an engine that skips the docs-exec plugin writes (Zensical does so silently)."""
+    (tmp_path / "part").mkdir()
+    (tmp_path / "part" / "index.html").write_text(
+        '<p>{{ output("snippets/x.py") }}</p>\n<p>It is {{ value("snippets/x.py", "v") }}.</p>'
+        '<p>--8&lt;-- "snippets/x.py"</p><p>$$ x^2 $$</p>'
+        "<pre><code>f'{{x}}' and $$ in code are fine</code></pre>"
+    )
+    assert unexpanded_text(tmp_path) == [
+        "part/index.html: '{{ output('",
+        "part/index.html: '{{ value('",
+        "part/index.html: '--8<--'",
+        "part/index.html: '$$'",
+    ]
+    ran = SimpleNamespace(stdout="\nvalue = 42\n")
+    assert unshown_outputs(tmp_path, {"snippets/x.py": ran}) == ["snippets/x.py: 'value = 42'"]
+    (tmp_path / "part" / "index.html").write_text("<pre><code>value = 42\n</code></pre>")
+    assert unshown_outputs(tmp_path, {"snippets/x.py": ran}) == []
 
 
 @pytest.mark.slow
