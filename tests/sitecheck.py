@@ -161,19 +161,11 @@ def unshown_outputs(site: Path, results: dict) -> list[str]:
 def recorded_results() -> dict:
     """The recorded result of every snippet the pages use, by path: what the build cached, and
     for a snippet not cached yet (a fresh clone), a run through the build's own executor."""
-    from docs_exec import executor
-    from docs_exec.project import DEFAULTS, scan
+    from docs_exec import build
+    from docs_exec.settings import from_config_file
 
-    settings = executor.Settings(
-        root=ROOT,
-        snippets_dir=ROOT / DEFAULTS["snippets_dir"],
-        cache_dir=ROOT / DEFAULTS["cache_dir"],
-        lock_files=[ROOT / name for name in DEFAULTS["lock_files"]],
-        timeout=DEFAULTS["timeout"],
-    )
-    report = executor.run(scan(page_texts(), ROOT).snippets, settings, progress=lambda _: None)
-    assert not report.failures, [failure.traceback for failure in report.failures]
-    return report.results
+    settings = from_config_file(ROOT / "mkdocs.yml")
+    return build.run(settings, build.read_pages(settings), progress=lambda _: None).results
 
 
 def expanded_page(page: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -17,8 +18,10 @@ from docs_exec.directives import DirectiveSyntaxError, parse_page
 from docs_exec.errors import BuildError
 from docs_exec.figures import contrast, dark_variant, light_variant
 from docs_exec.keys import CAPTURE_MODULES
-from docs_exec.project import check, notebook_page, scan
+from docs_exec.layout import notebook_page
+from docs_exec.project import check, scan
 from docs_exec.render import expand
+from docs_exec.settings import Settings
 from docs_exec.store import SCHEMA, Cache, Result
 
 PRINTS = '''"""Prints."""
@@ -26,7 +29,7 @@ print("value = 42")
 '''
 
 
-def make_project(root: Path, snippets: dict[str, str], pages: dict[str, str]) -> executor.Settings:
+def make_project(root: Path, snippets: dict[str, str], pages: dict[str, str]) -> Settings:
     for name, source in snippets.items():
         path = root / "snippets" / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,21 +39,17 @@ def make_project(root: Path, snippets: dict[str, str], pages: dict[str, str]) ->
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
     (root / "requirements.lock").write_text("torch==2.13.0\n")
-    return executor.Settings(
-        root=root,
-        snippets_dir=root / "snippets",
-        cache_dir=root / ".cache",
-        lock_files=[root / "requirements.lock"],
-        timeout=20,
-        workers=2,
-    )
+    # The same settings for the command line (python -m docs_exec --config root/mkdocs.yml).
+    config = "site_name: T\nplugins:\n  - docs-exec:\n      cache_dir: .cache\n      timeout: 20\n"
+    (root / "mkdocs.yml").write_text(config + "      workers: !ENV [NO_SUCH_VARIABLE, 2]\n")
+    return Settings(root=root, cache_dir=".cache", timeout=20, workers=2)
 
 
 def pages_of(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): p.read_text() for p in (root / "docs").rglob("*.md")}
 
 
-def build(settings: executor.Settings) -> tuple[executor.Report, list[str]]:
+def build(settings: Settings) -> tuple[executor.Report, list[str]]:
     plan = scan(pages_of(settings.root), settings.root)
     assert not plan.problems
     report = executor.run(plan.snippets, settings, progress=lambda message: None)
@@ -120,7 +119,7 @@ def test_snippet_over_its_time_limit_fails_with_the_line_it_was_on(tmp_path: Pat
         {"slow.py": "import time\nprint('start')\nwhile True:\n    time.sleep(0.05)\n"},
         {"index.md": '{{ output("snippets/slow.py") }}\n'},
     )
-    settings = executor.Settings(**{**settings.__dict__, "timeout": 1.0})
+    settings = dataclasses.replace(settings, timeout=1.0)
     report, problems = build(settings)
     assert len(report.failures) == 1
     assert "exceeded the time limit of 1 s while at line 4" in problems[0]
@@ -304,7 +303,7 @@ def test_a_fully_cached_run_does_not_import_torch(tmp_path: Path) -> None:
         f"""\
         import sys
         from docs_exec.__main__ import main
-        code = main(["run", "--root", {str(tmp_path)!r}, "--cache", ".cache"])
+        code = main(["run", "--config", {str(tmp_path / "mkdocs.yml")!r}])
         print(code, "torch" in sys.modules, "matplotlib" in sys.modules)
         """
     )
@@ -422,8 +421,8 @@ def test_an_output_says_how_far_its_numbers_move_on_other_kernels(tmp_path: Path
     assert "the lines with “Post-LN” can move by up to 10%; other numbers by up to 5%" in note
 
 
-def _entries(settings: executor.Settings, snippet: str) -> list[Path]:
-    return sorted((settings.cache_dir / snippet.replace("/", "__")).glob("*.json"))
+def _entries(settings: Settings, snippet: str) -> list[Path]:
+    return sorted((settings.cache / snippet.replace("/", "__")).glob("*.json"))
 
 
 def test_switching_a_snippet_back_and_forth_reruns_nothing(tmp_path: Path) -> None:
@@ -491,7 +490,7 @@ def test_a_missing_lock_file_is_a_build_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match=r"requirements\.lock: lock file not found"):
         build(settings)
     done = subprocess.run(
-        [sys.executable, "-m", "docs_exec", "run", "--root", str(tmp_path)],
+        [sys.executable, "-m", "docs_exec", "run", "--config", str(tmp_path / "mkdocs.yml")],
         capture_output=True,
         text=True,
     )

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docs_exec.keys import cache_key, lock_digest
-from docs_exec.project import DEFAULTS
+from docs_exec.settings import from_config_file
 from docs_exec.store import Cache
 from docs_exec.values import label_pattern
 
 ROOT = Path(__file__).resolve().parent.parent
 SNIPPETS = ROOT / "snippets"
-CACHE = ROOT / DEFAULTS["cache_dir"]
+SETTINGS_OF_THE_BUILD = from_config_file(ROOT / "mkdocs.yml")
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -69,8 +69,9 @@ def snippet_names() -> list[str]:
 
 def recorded_stdout(snippet: str) -> str:
     """What the build recorded for `snippets/<name>` as it is now (its cache entry)."""
-    locked = lock_digest([ROOT / name for name in DEFAULTS["lock_files"]])
-    result = Cache(CACHE).load(snippet, cache_key(ROOT / snippet, SNIPPETS, locked))
+    build = SETTINGS_OF_THE_BUILD
+    locked = lock_digest(build.locks)
+    result = Cache(build.cache).load(snippet, cache_key(ROOT / snippet, build.snippets, locked))
     if result is None:
         raise LookupError(f"{snippet}: no recorded output; run `python -m docs_exec run` first")
     return result.stdout
