@@ -15,8 +15,19 @@ $(STAMP): requirements.lock pyproject.toml
 serve: $(STAMP)  ## build, serve at http://127.0.0.1:8000 and rebuild on every change (snippets too)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
 
-build: $(STAMP)  ## the static site in site/
+ENGINE ?= mkdocs
+STAGED := .cache/docs-exec/staging
+
+build: $(STAMP)  ## the static site in site/ (ENGINE=zensical: the same site built by Zensical)
+ifeq ($(ENGINE),mkdocs)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+else ifeq ($(ENGINE),zensical)
+	$(BIN)/python -m docs_exec build
+	$(BIN)/zensical build --strict --config-file $(STAGED)/mkdocs.yml
+	rm -rf site && cp -r $(STAGED)/site site
+else
+	$(error ENGINE must be mkdocs or zensical, not $(ENGINE))
+endif
 
 test: lint  ## the whole suite: lint, snippet maths, executor, strict build, links, browser, a11y
 	$(BIN)/pytest

@@ -81,7 +81,8 @@ def main() -> None:
             copy(source, project / name)
         cold, log = build(project)
         executed, _ = counts(log)
-        results = [json.loads(p.read_text()) for p in (project / ".cache/docs-exec").glob("*.json")]
+        entries = (project / ".cache/docs-exec").rglob("*.json")
+        results = [json.loads(path.read_text()) for path in entries]
         snippet_seconds = sum(result["seconds"] for result in results)
 
         plain_config(project)

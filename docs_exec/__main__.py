@@ -1,54 +1,54 @@
-"""Command line: `python -m docs_exec run` runs (or reuses) every snippet the docs reference."""
+"""Command line, with the settings of mkdocs.yml's `docs-exec:` block.
+
+python -m docs_exec run     run (or reuse) every snippet and notebook the docs need
+python -m docs_exec build   also write the expanded docs and their config into the staging
+                            folder, which any engine builds: zensical build -f <that config>
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
-from . import executor
+from . import build
 from .errors import BuildError
-from .project import DEFAULTS, check, scan
+from .settings import from_config_file
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m docs_exec", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m docs_exec", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser(
-        "run", help="run every snippet the pages reference, reusing the cache"
-    )
-    run.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: .)")
-    run.add_argument("--docs", default=DEFAULTS["docs_dir"])
-    run.add_argument("--snippets", default=DEFAULTS["snippets_dir"])
-    run.add_argument("--cache", default=DEFAULTS["cache_dir"])
-    run.add_argument("--lock", action="append", help="lock file(s) (default: requirements.lock)")
-    run.add_argument("--timeout", type=float, default=DEFAULTS["timeout"])
-    run.add_argument("--workers", type=int, default=0, help="parallel children (default: cores)")
+    for name, summary in (
+        ("run", "run every snippet and notebook the pages need, reusing the cache"),
+        ("build", "run, then write the expanded docs and a config any engine can build"),
+    ):
+        command = commands.add_parser(name, help=summary)
+        command.add_argument(
+            "--config", type=Path, default=Path("mkdocs.yml"), help="default: mkdocs.yml"
+        )
+        command.add_argument("--workers", type=int, help="parallel children (default: cores)")
     args = parser.parse_args(argv)
 
-    root = args.root.resolve()
-    pages = {
-        path.relative_to(root).as_posix(): path.read_text(encoding="utf-8")
-        for path in sorted((root / args.docs).rglob("*.md"))
-    }
-    plan = scan(pages, root)
-    if plan.problems:
-        print(BuildError(plan.problems), file=sys.stderr)
+    if not args.config.is_file():
+        print(f"{args.config}: no such config file (pass --config)", file=sys.stderr)
         return 1
-    settings = executor.Settings(
-        root=root,
-        snippets_dir=root / args.snippets,
-        cache_dir=root / args.cache,
-        lock_files=[root / name for name in (args.lock or DEFAULTS["lock_files"])],
-        timeout=args.timeout,
-        workers=args.workers,
-    )
-    report = executor.run(plan.snippets, settings)
-    print(f"docs-exec: {report.summary()}")
-    problems = check(plan, report)
-    if problems:
-        print(BuildError(problems), file=sys.stderr)
+    settings = from_config_file(args.config.resolve())
+    if args.workers is not None:
+        settings = dataclasses.replace(settings, workers=args.workers)
+    try:
+        done = build.run(settings, build.read_pages(settings))
+        if args.command == "build":
+            config = build.write_staging(done, args.config.resolve())
+            print(f"docs-exec: staging config {config.relative_to(settings.root)}")
+    except BuildError as error:
+        print(error, file=sys.stderr)
         return 1
+    print(f"docs-exec: {done.report.summary()}")
     return 0
 
 

@@ -11,11 +11,6 @@ from .notebooks import notebook_json
 MARKER = re.compile(r"^[ \t]*#[ \t]*-{1,}8<-{1,}[ \t]*\[[ \t]*(start|end)[ \t]*:[^\]]*\][ \t]*$")
 
 
-def download_path(snippet: str, suffix: str) -> str:
-    """Where a download lands in the built site, relative to the docs root."""
-    return f"downloads/{PurePosixPath(snippet).stem}{suffix}"
-
-
 def script(source: str) -> str:
     """The snippet as a reader runs it: the section markers only make sense on the page."""
     return "".join(line for line in source.splitlines(keepends=True) if not MARKER.match(line))

@@ -13,24 +13,11 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 from .keys import cache_key, lock_digest
-from .store import Cache, Figure, Result
+from .settings import Settings
+from .store import Cache, Figure, Result, entry_folder
 from .worker import PRELOAD, run_file
 
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Settings:
-    root: Path
-    snippets_dir: Path
-    cache_dir: Path
-    lock_files: list[Path]
-    timeout: float = 120.0
-    workers: int = 0
-
-    @property
-    def parallel(self) -> int:
-        return self.workers or os.cpu_count() or 1
 
 
 @dataclass
@@ -101,11 +88,11 @@ def run(
     key changed run. Notebooks run cell by cell and their result carries the executed .ipynb."""
     started = time.perf_counter()
     report = Report()
-    cache = Cache(settings.cache_dir)
-    locked = lock_digest(settings.lock_files)
+    cache = Cache(settings.cache)
+    locked = lock_digest(settings.locks)
     pending: list[tuple[str, str]] = []
     for snippet in sorted(set(snippets) | set(notebooks)):
-        key = cache_key(settings.root / snippet, settings.snippets_dir, locked)
+        key = cache_key(settings.root / snippet, settings.snippets, locked)
         hit = cache.load(snippet, key)
         if hit is None:
             pending.append((snippet, key))
@@ -165,7 +152,7 @@ def run(
 def _start(snippet: str, key: str, kind: str, settings: Settings, scratch: str) -> _Running:
     context = _fork_context()
     receiver, sender = context.Pipe(duplex=False)
-    stack_file = os.path.join(scratch, snippet.replace("/", "__") + ".stacks")
+    stack_file = os.path.join(scratch, entry_folder(snippet) + ".stacks")
     path = str((settings.root / snippet).resolve())
     process = context.Process(
         target=run_file,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -9,6 +10,12 @@ import re
 from pathlib import Path
 
 from . import __version__
+from .errors import BuildError
+from .store import SCHEMA
+
+# The modules that decide what a stored Result holds: running (worker), capturing figures
+# (figures), notebooks, the Result's shape (store) and how a run becomes a Result (executor).
+CAPTURE_MODULES = ("worker.py", "figures.py", "notebooks.py", "store.py", "executor.py")
 
 IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(\w+)[\w.]*[ \t]+import|import[ \t]+([\w., \t]+))", re.M)
 
@@ -43,22 +50,29 @@ def local_modules(snippet: Path, snippets_dir: Path) -> list[Path]:
     return sorted(seen, key=str)
 
 
+@functools.cache
 def executor_digest() -> str:
-    """The version plus the code that shapes a result, so a change to capture re-runs snippets."""
-    digest = hashlib.sha256(__version__.encode())
-    for module in ("worker.py", "figures.py", "notebooks.py"):
+    """The version, the result schema and the code that shapes a result: a change to any of
+    them re-runs every snippet. Read once per process (it is the same for every snippet)."""
+    digest = hashlib.sha256(f"{__version__}\0{SCHEMA}".encode())
+    for module in CAPTURE_MODULES:
         digest.update((Path(__file__).parent / module).read_bytes())
     return digest.hexdigest()
 
 
 def lock_digest(lock_files: list[Path]) -> str:
-    """One hash for the pinned dependency versions; a missing lock file is an error, not a miss."""
+    """One hash for the pinned dependency versions; a missing lock file stops the build."""
+    missing = [path for path in lock_files if not path.is_file()]
+    if missing:
+        raise BuildError(
+            [
+                f"{path}: lock file not found (the docs-exec `lock_files` setting names it; "
+                "outputs are cached per locked dependency set, `make lock` writes it)"
+                for path in missing
+            ]
+        )
     digest = hashlib.sha256()
     for path in lock_files:
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"lock file {path} does not exist (docs-exec lock_files setting)"
-            )
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 

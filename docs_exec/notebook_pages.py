@@ -22,23 +22,18 @@ MATHJAX_CONFIG = re.compile(
 )
 
 
-def clean_page_html(html: str, page: str, cache_dir: Path) -> str:
+def clean_page_html(html: str, page: str, cache_dir: Path, downloads: str) -> str:
     """mkdocs-jupyter's template loads MathJax and Mermaid from a CDN; the site renders math with
     its own KaTeX and needs neither. Trim the inlined JupyterLab CSS to what the page uses, fix
-    page links, and put a download link under the title (at the top if the notebook has none).
+    page links, and put the `downloads` paragraph under the title (at the top if there is none).
     `page` is the notebook's path among the docs files (exercises/name.ipynb)."""
     html = _page_links(MATHJAX_CONFIG.sub("", EXTERNAL_SCRIPT.sub("", html)), page)
     html = _trimmed(html, page, cache_dir)
-    notebook_name = posixpath.basename(page)
-    link = (
-        f'<p class="exec-downloads"><a href="{notebook_name}" download="{notebook_name}">'
-        f"Download the notebook ({notebook_name})</a>, run it with Jupyter.</p>\n"
-    )
     title_end = html.find("</h1>")
     if title_end == -1:
-        return link + html
+        return downloads + html
     title_end += len("</h1>")
-    return html[:title_end] + "\n" + link + html[title_end:]
+    return html[:title_end] + "\n" + downloads + html[title_end:]
 
 
 def _page_links(html: str, page: str) -> str:

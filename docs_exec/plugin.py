@@ -1,4 +1,6 @@
-"""The MkDocs side, kept thin: scan pages, run snippets, add figure files, expand directives."""
+"""The MkDocs side, kept thin: the shared build step (build.py) runs at on_files; this file only
+hands MkDocs the generated files and each page's Markdown, and renders exercise notebooks through
+mkdocs-jupyter."""
 
 from __future__ import annotations
 
@@ -13,86 +15,77 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from . import executor
+from . import build
 from .errors import BuildError
+from .exercises import downloads_html
 from .notebook_pages import clean_page_html
-from .project import DEFAULTS, check, notebook_page, notebook_sources, scan, site_files
-from .render import add_downloads, expand
+from .settings import Settings
 
 log = logging.getLogger("mkdocs.plugins.docs_exec")
 
 
 class DocsExecConfig(base.Config):
-    snippets_dir = c.Type(str, default=DEFAULTS["snippets_dir"])
-    notebooks_dir = c.Type(str, default=DEFAULTS["notebooks_dir"])
-    cache_dir = c.Type(str, default=DEFAULTS["cache_dir"])
-    lock_files = c.ListOfItems(c.Type(str), default=DEFAULTS["lock_files"])
-    timeout = c.Type((int, float), default=DEFAULTS["timeout"])
-    workers = c.Type(int, default=0)
+    snippets_dir = c.Type(str, default=Settings.snippets_dir)
+    notebooks_dir = c.Type(str, default=Settings.notebooks_dir)
+    cache_dir = c.Type(str, default=Settings.cache_dir)
+    lock_files = c.ListOfItems(c.Type(str), default=list(Settings.lock_files))
+    timeout = c.Type((int, float), default=Settings.timeout)
+    workers = c.Type(int, default=Settings.workers)
 
 
 class DocsExecPlugin(BasePlugin[DocsExecConfig]):
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         root = Path(config.config_file_path).parent.resolve()
-        self.root = root
-        self.settings = executor.Settings(
-            root=root,
-            snippets_dir=root / self.config.snippets_dir,
-            cache_dir=root / self.config.cache_dir,
-            lock_files=[root / name for name in self.config.lock_files],
-            timeout=float(self.config.timeout),
-            workers=self.config.workers,
-        )
+        docs = Path(config.docs_dir).resolve().relative_to(root).as_posix()
+        self.settings = Settings.from_mapping(root, {**dict(self.config), "docs_dir": docs})
         return config
 
     def on_files(self, files: Files, config: MkDocsConfig) -> Files:
-        docs = Path(config.docs_dir).resolve().relative_to(self.root).as_posix()
+        docs = self.settings.docs_dir
         pages = {f"{docs}/{f.src_uri}": f.content_string for f in files.documentation_pages()}
-        plan = scan(pages, self.root)
-        if plan.problems:
-            raise PluginError(str(BuildError(plan.problems)))
-        notebooks = notebook_sources(self.root, self.config.notebooks_dir)
-        report = executor.run(
-            plan.snippets,
-            self.settings,
-            progress=lambda m: log.info(f"docs-exec {m}"),
-            notebooks=notebooks,
-        )
-        problems = check(plan, report)
-        if problems:
-            raise PluginError(str(BuildError(problems)))
-        log.info(f"docs-exec: {report.summary()}")
-        for path, content in site_files(plan, report, self.root).items():
+        try:
+            self.build = build.run(self.settings, pages, lambda m: log.info(f"docs-exec {m}"))
+        except BuildError as error:
+            raise PluginError(str(error)) from error
+        log.info(f"docs-exec: {self.build.report.summary()}")
+        for path, content in self.build.files().items():
             files.append(File.generated(config, path, content=content))
         # mkdocs-jupyter (listed after this plugin) renders notebooks that exist on disk.
-        rendered = self.settings.cache_dir / "notebooks"
-        for source in notebooks:
-            target = rendered / notebook_page(source)
+        rendered = self.settings.cache / "notebooks"
+        self.exercises = dict(zip(self.build.notebook_pages(), self.build.notebooks, strict=True))
+        for page, notebook in self.build.notebook_pages().items():
+            target = rendered / page
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(report.results[source].notebook, encoding="utf-8")
+            target.write_text(notebook, encoding="utf-8")
             files.append(
                 File(
-                    notebook_page(source),
+                    page,
                     src_dir=str(rendered),
                     dest_dir=config.site_dir,
                     use_directory_urls=config.use_directory_urls,
                 )
             )
-        self.results = report.results
         return files
 
     def on_page_markdown(self, markdown: str, page: Page, **kwargs: object) -> str:
-        return add_downloads(expand(markdown, page.file.src_uri, self.results), page.file.src_uri)
+        try:
+            return self.build.page(markdown, page.file.src_uri)
+        except BuildError as error:
+            raise PluginError(str(error)) from error
 
     def on_page_content(self, html: str, page: Page, **kwargs: object) -> str:
-        if page.file.src_uri.startswith("exercises/") and page.file.src_uri.endswith(".ipynb"):
-            try:
-                return clean_page_html(html, page.file.src_uri, self.settings.cache_dir / "pages")
-            except BuildError as error:
-                raise PluginError(str(error)) from error
-        return html
+        source = self.exercises.get(page.file.src_uri)
+        if source is None:
+            return html
+        downloads = downloads_html(source, page.file.url)
+        try:
+            return clean_page_html(
+                html, page.file.src_uri, self.settings.cache / "pages", downloads
+            )
+        except BuildError as error:
+            raise PluginError(str(error)) from error
 
     def on_serve(self, server, config: MkDocsConfig, builder):
-        server.watch(str(self.settings.snippets_dir))
-        server.watch(str(self.root / self.config.notebooks_dir))
+        server.watch(str(self.settings.snippets))
+        server.watch(str(self.settings.path(self.settings.notebooks_dir)))
         return server

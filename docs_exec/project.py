@@ -5,22 +5,15 @@ from __future__ import annotations
 import textwrap
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .directives import Directive, DirectiveSyntaxError, Include, check_include, parse_page
-from .downloads import download_path, notebook, script
+from .downloads import notebook, script
 from .errors import Location
 from .executor import Report
+from .layout import download_path, figure_path
+from .settings import Settings
 from .values import UnresolvedValue, resolve
-
-DEFAULTS = {
-    "docs_dir": "docs",
-    "snippets_dir": "snippets",
-    "notebooks_dir": "exercises",
-    "cache_dir": ".cache/docs-exec",
-    "lock_files": ["requirements.lock"],
-    "timeout": 120.0,
-}
 
 
 @dataclass
@@ -103,20 +96,16 @@ def check(plan: Plan, report: Report) -> list[str]:
     return problems
 
 
-def figure_path(snippet: str, number: int, scheme: str) -> str:
-    """Where a figure lands in the built site, relative to the docs root."""
-    return f"figures/{PurePosixPath(snippet).stem}-{number}-{scheme}.svg"
-
-
-def site_files(plan: Plan, report: Report, root: Path) -> dict[str, str]:
+def site_files(plan: Plan, report: Report, settings: Settings) -> dict[str, str]:
     """Files the build adds to the site, by path from the docs root: every figure in both
     schemes, and each included snippet as a download (script and notebook)."""
+    root, shown = settings.root, f"{settings.snippets_dir}/"
     files = {}
     for snippet, result in sorted(report.results.items()):
         for number, figure in enumerate(result.figures, start=1):
             files[figure_path(snippet, number, "light")] = figure.light
             files[figure_path(snippet, number, "dark")] = figure.dark
-    for snippet in sorted({i.target for i in plan.includes if i.target.startswith("snippets/")}):
+    for snippet in sorted({i.target for i in plan.includes if i.target.startswith(shown)}):
         source = (root / snippet).read_text(encoding="utf-8")
         files[download_path(snippet, ".py")] = script(source)
         files[download_path(snippet, ".ipynb")] = notebook(source, snippet)
@@ -127,8 +116,3 @@ def notebook_sources(root: Path, notebooks_dir: str) -> tuple[str, ...]:
     """Exercise notebooks (jupytext percent-format .py files), by path from the project root."""
     folder = root / notebooks_dir
     return tuple(p.relative_to(root).as_posix() for p in sorted(folder.glob("*.py")))
-
-
-def notebook_page(source: str) -> str:
-    """Where an exercise notebook lands among the docs files (mkdocs-jupyter renders it)."""
-    return f"exercises/{PurePosixPath(source).stem}.ipynb"

@@ -8,8 +8,8 @@ import re
 from pathlib import PurePosixPath
 
 from .directives import INCLUDE, VALUE, Directive, directive_lines, fence_spans
-from .downloads import download_path
-from .project import figure_path
+from .errors import BuildError, Location
+from .layout import download_path, figure_path
 from .store import Result
 from .values import resolve
 
@@ -19,10 +19,13 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def _output(result: Result, tolerances: tuple[tuple[str, float], ...]) -> list[str]:
-    body = result.stdout.rstrip("\n")
+def output_block(
+    stdout: str, provenance: str, tolerances: tuple[tuple[str, float], ...] = ()
+) -> list[str]:
+    """What a run printed, as an "Output" block with its provenance (and tolerance) under it."""
+    body = stdout.rstrip("\n")
     fence = _fence(body)
-    note = html.escape(result.provenance)
+    note = html.escape(provenance)
     if tolerances:
         note += " · " + html.escape(_tolerance_note(tolerances))
     return [
@@ -53,12 +56,13 @@ def _tolerance_note(tolerances: tuple[tuple[str, float], ...]) -> str:
     return "on other CPU kernels or thread counts, " + "; ".join(parts)
 
 
-def _figure(result: Result, number: int, alt: str, page: str) -> list[str]:
+def figure_block(snippet: str, number: int, alt: str, page: str) -> list[str]:
+    """The figure's light and dark variants, each shown in its colour scheme only."""
     alt_text = re.sub(r"([\\\[\]])", r"\\\1", alt)
     lines = []
     for scheme in ("light", "dark"):
         target = posixpath.relpath(
-            figure_path(result.snippet, number, scheme), posixpath.dirname(page) or "."
+            figure_path(snippet, number, scheme), posixpath.dirname(page) or "."
         )
         lines.append(f"![{alt_text}]({target}#only-{scheme}){{ .exec-figure loading=lazy }}")
     return [" ".join(lines)]
@@ -66,18 +70,28 @@ def _figure(result: Result, number: int, alt: str, page: str) -> list[str]:
 
 def expand(markdown: str, page: str, results: dict[str, Result]) -> str:
     """`page` is the page's path inside the docs folder (used to make figure links relative)."""
+    lines = list(directive_lines(markdown, page))
+    problems = [
+        f"{Location(page, number)}: {snippet} has no recorded run (the build did not scan this "
+        "page, or the snippet was added since; run the build again)"
+        for number, _, directive, values in lines
+        for snippet in sorted({d.snippet for d in [*values, *filter(None, [directive])]})
+        if snippet not in results
+    ]
+    if problems:
+        raise BuildError(problems)
     out = []
-    for _, line, directive, values in directive_lines(markdown, page):
+    for _, line, directive, values in lines:
         line = _bind(line, values, results)
         if directive is None:
             out.append(line)
             continue
         result = results[directive.snippet]
         if directive.kind == "output":
-            block = _output(result, directive.tolerances)
+            block = output_block(result.stdout, result.provenance, directive.tolerances)
         else:
             alt = _bind(directive.alt, values, results)
-            block = _figure(result, directive.figure, alt, page)
+            block = figure_block(result.snippet, directive.figure, alt, page)
         out += [directive.indent + piece if piece else "" for piece in block]
     return "\n".join(out) + "\n"
 
@@ -88,7 +102,7 @@ def _bind(text: str, values: list[Directive], results: dict[str, Result]) -> str
     return VALUE.sub(lambda _: next(numbers), text) if values else text
 
 
-def add_downloads(markdown: str, page: str) -> str:
+def add_downloads(markdown: str, page: str, snippets_dir: str) -> str:
     """Under the first block on the page that shows each snippet (whole-file blocks first), add
     links to download the script and the notebook made from it."""
     lines = markdown.split("\n")
@@ -99,7 +113,7 @@ def add_downloads(markdown: str, page: str) -> str:
             if not include:
                 continue
             target, _, section = include["target"].partition(":")
-            if not target.startswith("snippets/"):
+            if not target.startswith(f"{snippets_dir}/"):
                 continue
             whole = not section
             if target not in chosen or (whole and not chosen[target][1]):

@@ -1,10 +1,15 @@
-"""What one snippet run produced, and the on-disk cache of results (a JSON file a snippet)."""
+"""What one snippet run produced, and the on-disk cache of results (a JSON file per key)."""
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+# The shape of a stored Result. Bump it when a field changes: an entry written in another shape is
+# then a miss (the snippet runs again), never a crash while reading it.
+SCHEMA = 2
 
 
 @dataclass(frozen=True)
@@ -26,32 +31,48 @@ class Result:
 
     @classmethod
     def from_dict(cls, data: dict) -> Result:
+        data = {name: value for name, value in data.items() if name != "schema"}
         figures = [Figure(**figure) for figure in data.pop("figures")]
         return cls(figures=figures, **data)
 
 
+def entry_folder(snippet: str) -> str:
+    """The cache folder of one snippet or notebook (its path from the root, flattened)."""
+    return snippet.replace("/", "__")
+
+
 class Cache:
-    """Results by snippet path; an entry counts only while its key is the snippet's current key."""
+    """Results by snippet and key, one file per key, so that switching back and forth between two
+    branches that differ in a snippet finds both results. The KEEP most recently used entries of
+    each snippet stay; older ones are removed when a new one is saved."""
+
+    KEEP = 4
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def _path(self, snippet: str) -> Path:
-        return self.directory / (snippet.replace("/", "__") + ".json")
+    def _path(self, snippet: str, key: str) -> Path:
+        return self.directory / entry_folder(snippet) / f"{key}.json"
 
     def load(self, snippet: str, key: str) -> Result | None:
-        path = self._path(snippet)
+        path = self._path(snippet, key)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
-            return None
-        if data.get("key") != key:
-            return None
-        return Result.from_dict(data)
+            if data.get("schema") != SCHEMA or data.get("key") != key:
+                return None
+            result = Result.from_dict(data)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None  # absent, unreadable or written in another shape: run it again
+        os.utime(path)  # most recently used: pruning keeps it
+        return result
 
     def save(self, result: Result) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self._path(result.snippet)
-        partial = path.with_suffix(".tmp")
-        partial.write_text(json.dumps(asdict(result), indent=1, sort_keys=True), encoding="utf-8")
+        path = self._path(result.snippet, result.key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
+        entry = {"schema": SCHEMA, **asdict(result)}
+        partial.write_text(json.dumps(entry, indent=1, sort_keys=True), encoding="utf-8")
         partial.replace(path)
+        entries = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+        for stale in entries[: -self.KEEP]:
+            stale.unlink(missing_ok=True)

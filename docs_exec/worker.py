@@ -14,8 +14,11 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from multiprocessing.connection import Connection
+
+from .store import Figure
 
 PRELOAD = ["torch", "matplotlib", "matplotlib.pyplot", "docs_exec.figures"]
 
@@ -37,13 +40,21 @@ def _failure(exc: BaseException, path: str, root: str) -> dict:
     return {"line": line, "traceback": text.replace(root + os.sep, "")}
 
 
-def _run_notebook(path: str, take_figures: object) -> str:
+def _run_notebook(path: str, take_figures: Callable[[], list[Figure]]) -> tuple[str, list]:
+    """The executed .ipynb (light figures inline, as a notebook shows them) and every figure in
+    both schemes, in the order of the notebook's image outputs, for pages rendered from it."""
     from .notebooks import execute, parse_percent, to_ipynb
 
     with open(path, encoding="utf-8") as source:
         cells = parse_percent(source.read())
-    outputs = execute(cells, path, lambda: [figure.light for figure in take_figures()])  # type: ignore[operator]
-    return to_ipynb(cells, outputs)
+    drawn: list[Figure] = []
+
+    def light_figures() -> list[str]:
+        taken = take_figures()
+        drawn.extend(taken)
+        return [figure.light for figure in taken]
+
+    return to_ipynb(cells, execute(cells, path, light_figures)), drawn
 
 
 def run_file(
@@ -80,7 +91,7 @@ def run_file(
         with redirect_stdout(stdout), redirect_stderr(stderr):
             try:
                 if kind == "notebook":
-                    notebook = _run_notebook(path, take_figures)
+                    notebook, figures = _run_notebook(path, take_figures)
                 else:
                     runpy.run_path(path, run_name="__main__")
                     figures = take_figures()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
+STAGED = ROOT / ".cache" / "docs-exec" / "staging"
 # One thread by default, as in the build's workers: the same rounding as the published outputs,
 # and no oversubscription when the site tests run snippets in parallel processes beside pytest.
 # The kernel tests (test_kernels.py) run the trajectory tests again with TEST_TORCH_THREADS=2.
@@ -58,3 +60,25 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert done.returncode == 0, f"strict build failed:\n{done.stdout}\n{done.stderr}"
     return site
+
+
+@pytest.fixture(scope="session")
+def zensical_site(built_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same site built by Zensical, the second engine (`make build ENGINE=zensical`): the
+    build step writes the expanded docs into the staging folder, Zensical builds that."""
+    bin_dir = Path(sys.executable).parent
+    for command in (
+        [sys.executable, "-m", "docs_exec", "build"],
+        [bin_dir / "zensical", "build", "--strict", "--config-file", STAGED / "mkdocs.yml"],
+    ):
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
+    site = tmp_path_factory.mktemp("zensical") / "site"
+    shutil.copytree(STAGED / "site", site)
+    return site
+
+
+@pytest.fixture(scope="session", params=["mkdocs", "zensical"])
+def any_site(request: pytest.FixtureRequest) -> Path:
+    """Each engine's build of the site, for the checks that must hold whatever the engine."""
+    return request.getfixturevalue("built_site" if request.param == "mkdocs" else "zensical_site")

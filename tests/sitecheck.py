@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import html
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -99,23 +100,72 @@ def external_loads(site: Path) -> list[str]:
     return found
 
 
+class _ProseText(HTMLParser):
+    """The text a page shows outside code, preformatted blocks, scripts and styles."""
+
+    SKIP = frozenset({"pre", "code", "script", "style", "textarea"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.depth += tag in self.SKIP
+
+    def handle_endtag(self, tag: str) -> None:
+        self.depth -= tag in self.SKIP and self.depth > 0
+
+    def handle_data(self, data: str) -> None:
+        if not self.depth:
+            self.parts.append(data)
+
+
+# What a page shows only if no engine expanded it: a directive, a snippet include, display math
+# (arithmatex turns $$ into a math element). Exercise pages render notebooks, whose math the
+# browser typesets, so $$ is checked on the Markdown pages only.
+UNEXPANDED = re.compile(r"\{\{\s*(?:output|figure|value)\s*\(|--8<--")
+
+
+def unexpanded_text(site: Path, notebook_pages: tuple[str, ...] = ("exercises/",)) -> list[str]:
+    """`page: text` for every directive, include line or raw $$ left in a built page's prose."""
+    found = []
+    for page in sorted(site.rglob("*.html")):
+        where = page.relative_to(site).as_posix()
+        parser = _ProseText()
+        parser.feed(page.read_text(encoding="utf-8"))
+        text = "".join(parser.parts)
+        hits = [m.group(0) for m in UNEXPANDED.finditer(text)]
+        if "$$" in text and not where.startswith(notebook_pages):
+            hits.append("$$")
+        found += [f"{where}: {hit!r}" for hit in hits]
+    return found
+
+
+def unshown_outputs(site: Path, results: dict) -> list[str]:
+    """Snippets whose recorded output appears in no built page: a page that shows its code
+    without running it, or no page at all."""
+    shown = "\n".join(
+        html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
+        for page in site.rglob("*.html")
+    )
+    missing = []
+    for snippet, result in sorted(results.items()):
+        first = next((line for line in result.stdout.splitlines() if line.strip()), "")
+        if first and first.rstrip() not in shown:
+            missing.append(f"{snippet}: {first.strip()!r}")
+    return missing
+
+
 @functools.cache
 def recorded_results() -> dict:
     """The recorded result of every snippet the pages use, by path: what the build cached, and
     for a snippet not cached yet (a fresh clone), a run through the build's own executor."""
-    from docs_exec import executor
-    from docs_exec.project import DEFAULTS, scan
+    from docs_exec import build
+    from docs_exec.settings import from_config_file
 
-    settings = executor.Settings(
-        root=ROOT,
-        snippets_dir=ROOT / DEFAULTS["snippets_dir"],
-        cache_dir=ROOT / DEFAULTS["cache_dir"],
-        lock_files=[ROOT / name for name in DEFAULTS["lock_files"]],
-        timeout=DEFAULTS["timeout"],
-    )
-    report = executor.run(scan(page_texts(), ROOT).snippets, settings, progress=lambda _: None)
-    assert not report.failures, [failure.traceback for failure in report.failures]
-    return report.results
+    settings = from_config_file(ROOT / "mkdocs.yml")
+    return build.run(settings, build.read_pages(settings), progress=lambda _: None).results
 
 
 def expanded_page(page: str) -> str:

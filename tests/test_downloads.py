@@ -86,7 +86,7 @@ def test_links_go_under_the_whole_file_block_with_relative_paths() -> None:
         The end.
         """
     )
-    lines = add_downloads(page, "part/topic.md").splitlines()
+    lines = add_downloads(page, "part/topic.md", "snippets").splitlines()
     assert lines[8] == "    ```"
     assert lines[10] == (
         '    [Download add.py](../downloads/add.py){ download="add.py" } · '

@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from docs_exec import executor
 from docs_exec.directives import DirectiveSyntaxError, parse_page
+from docs_exec.errors import BuildError
 from docs_exec.figures import contrast, dark_variant, light_variant
+from docs_exec.keys import CAPTURE_MODULES
+from docs_exec.layout import notebook_page
 from docs_exec.project import check, scan
 from docs_exec.render import expand
+from docs_exec.settings import Settings
+from docs_exec.store import SCHEMA, Cache, Result
 
 PRINTS = '''"""Prints."""
 print("value = 42")
 '''
 
 
-def make_project(root: Path, snippets: dict[str, str], pages: dict[str, str]) -> executor.Settings:
+def make_project(root: Path, snippets: dict[str, str], pages: dict[str, str]) -> Settings:
     for name, source in snippets.items():
         path = root / "snippets" / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,21 +39,17 @@ def make_project(root: Path, snippets: dict[str, str], pages: dict[str, str]) ->
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
     (root / "requirements.lock").write_text("torch==2.13.0\n")
-    return executor.Settings(
-        root=root,
-        snippets_dir=root / "snippets",
-        cache_dir=root / ".cache",
-        lock_files=[root / "requirements.lock"],
-        timeout=20,
-        workers=2,
-    )
+    # The same settings for the command line (python -m docs_exec --config root/mkdocs.yml).
+    config = "site_name: T\nplugins:\n  - docs-exec:\n      cache_dir: .cache\n      timeout: 20\n"
+    (root / "mkdocs.yml").write_text(config + "      workers: !ENV [NO_SUCH_VARIABLE, 2]\n")
+    return Settings(root=root, cache_dir=".cache", timeout=20, workers=2)
 
 
 def pages_of(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): p.read_text() for p in (root / "docs").rglob("*.md")}
 
 
-def build(settings: executor.Settings) -> tuple[executor.Report, list[str]]:
+def build(settings: Settings) -> tuple[executor.Report, list[str]]:
     plan = scan(pages_of(settings.root), settings.root)
     assert not plan.problems
     report = executor.run(plan.snippets, settings, progress=lambda message: None)
@@ -114,7 +119,7 @@ def test_snippet_over_its_time_limit_fails_with_the_line_it_was_on(tmp_path: Pat
         {"slow.py": "import time\nprint('start')\nwhile True:\n    time.sleep(0.05)\n"},
         {"index.md": '{{ output("snippets/slow.py") }}\n'},
     )
-    settings = executor.Settings(**{**settings.__dict__, "timeout": 1.0})
+    settings = dataclasses.replace(settings, timeout=1.0)
     report, problems = build(settings)
     assert len(report.failures) == 1
     assert "exceeded the time limit of 1 s while at line 4" in problems[0]
@@ -298,7 +303,7 @@ def test_a_fully_cached_run_does_not_import_torch(tmp_path: Path) -> None:
         f"""\
         import sys
         from docs_exec.__main__ import main
-        code = main(["run", "--root", {str(tmp_path)!r}, "--cache", ".cache"])
+        code = main(["run", "--config", {str(tmp_path / "mkdocs.yml")!r}])
         print(code, "torch" in sys.modules, "matplotlib" in sys.modules)
         """
     )
@@ -414,3 +419,98 @@ def test_an_output_says_how_far_its_numbers_move_on_other_kernels(tmp_path: Path
     note = expand(text, "index.md", report.results).split("```")[-1]
     assert "thread counts, the lines with “loss” can move by any amount; " in note
     assert "the lines with “Post-LN” can move by up to 10%; other numbers by up to 5%" in note
+
+
+def _entries(settings: Settings, snippet: str) -> list[Path]:
+    return sorted((settings.cache / snippet.replace("/", "__")).glob("*.json"))
+
+
+def test_switching_a_snippet_back_and_forth_reruns_nothing(tmp_path: Path) -> None:
+    settings = make_project(
+        tmp_path, {"a.py": PRINTS}, {"index.md": '{{ output("snippets/a.py") }}\n'}
+    )
+    snippet = tmp_path / "snippets" / "a.py"
+    assert build(settings)[0].executed == ["snippets/a.py"]
+    snippet.write_text(PRINTS.replace("42", "43"))
+    assert build(settings)[0].executed == ["snippets/a.py"]
+    snippet.write_text(PRINTS)  # back to the first branch's source: its entry is still there
+    report, _ = build(settings)
+    assert report.executed == [] and report.results["snippets/a.py"].stdout == "value = 42\n"
+    assert len(_entries(settings, "snippets/a.py")) == 2
+
+
+def test_old_entries_beyond_the_newest_few_are_removed(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    for number in range(Cache.KEEP + 2):
+        cache.save(Result("snippets/a.py", f"key{number}", "", "", "", 0.0))
+        time.sleep(0.01)  # distinct modification times
+    kept = sorted(p.stem for p in (tmp_path / "snippets__a.py").glob("*.json"))
+    assert kept == [f"key{number}" for number in range(2, Cache.KEEP + 2)]
+    assert cache.load("snippets/a.py", "key0") is None
+    assert cache.load("snippets/a.py", f"key{Cache.KEEP + 1}") is not None
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda entry: {**entry, "schema": SCHEMA - 1},
+        lambda entry: {**entry, "duration": 1.0},  # a field this version does not know
+        lambda entry: {k: v for k, v in entry.items() if k != "stdout"},
+        lambda entry: {**entry, "figures": [{"svg": "<svg/>"}]},
+    ],
+    ids=["older-schema", "unknown-field", "missing-field", "old-figure-shape"],
+)
+def test_an_entry_in_another_shape_is_a_miss_not_a_crash(tmp_path: Path, damage) -> None:
+    settings = make_project(
+        tmp_path, {"a.py": PRINTS}, {"index.md": '{{ output("snippets/a.py") }}\n'}
+    )
+    build(settings)
+    (entry,) = _entries(settings, "snippets/a.py")
+    entry.write_text(json.dumps(damage(json.loads(entry.read_text()))))
+    report, problems = build(settings)
+    assert problems == [] and report.executed == ["snippets/a.py"]
+    assert report.results["snippets/a.py"].stdout == "value = 42\n"
+
+
+def test_the_key_covers_every_module_that_builds_or_shapes_a_result() -> None:
+    package = Path(executor.__file__).parent
+    shaping = {
+        path.name
+        for path in package.glob("*.py")
+        if re.search(r"\b(Result|Figure)\(|class (Result|Figure)\b", path.read_text())
+    }
+    assert {"store.py", "executor.py"} <= shaping <= set(CAPTURE_MODULES)
+
+
+def test_a_missing_lock_file_is_a_build_error_naming_it(tmp_path: Path) -> None:
+    settings = make_project(
+        tmp_path, {"a.py": PRINTS}, {"index.md": '{{ output("snippets/a.py") }}\n'}
+    )
+    (tmp_path / "requirements.lock").unlink()
+    with pytest.raises(BuildError, match=r"requirements\.lock: lock file not found"):
+        build(settings)
+    done = subprocess.run(
+        [sys.executable, "-m", "docs_exec", "run", "--config", str(tmp_path / "mkdocs.yml")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and "lock file not found" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_page_the_build_did_not_run_fails_with_page_and_line() -> None:
+    page = 'Intro.\n\nIt is {{ value("snippets/a.py", "value") }}.\n\n'
+    page += '{{ output("snippets/b.py") }}\n'
+    with pytest.raises(BuildError) as raised:
+        expand(page, "new.md", {})
+    assert raised.value.problems == [
+        "new.md:3: snippets/a.py has no recorded run (the build did not scan this page, or "
+        "the snippet was added since; run the build again)",
+        "new.md:5: snippets/b.py has no recorded run (the build did not scan this page, or "
+        "the snippet was added since; run the build again)",
+    ]
+
+
+def test_exercise_pages_live_in_the_notebooks_folder_the_settings_name() -> None:
+    assert notebook_page("exercises/noise_scale.py") == "exercises/noise_scale.ipynb"
+    assert notebook_page("labs/week1/flow.py") == "labs/week1/flow.ipynb"

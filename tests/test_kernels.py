@@ -36,8 +36,20 @@ CAPABILITY_NAMES = {"default": "DEFAULT", "avx2": "AVX2", "avx512": "AVX512"}
 
 
 @pytest.fixture(scope="session")
-def standalone_runs(built_site: Path) -> dict[tuple[str, str], subprocess.CompletedProcess]:
-    return run_all(NAMES)
+def standalone_runs(
+    request: pytest.FixtureRequest, built_site: Path
+) -> dict[tuple[str, str], subprocess.CompletedProcess]:
+    """The standalone runs of the snippets whose tests this session selected (all of them in
+    `make test`, one with `-k name`), started together so that they share the cores."""
+    test = test_snippet_prints_what_the_page_shows_on_any_kernels.__name__
+    selected = sorted(
+        {
+            item.callspec.params["name"]
+            for item in request.session.items
+            if getattr(item, "originalname", "") == test
+        }
+    )
+    return run_all(selected)
 
 
 @pytest.mark.slow

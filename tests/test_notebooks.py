@@ -12,7 +12,9 @@ from sitecheck import ROOT
 from test_executor import make_project
 
 from docs_exec import executor
+from docs_exec.build import markdown_exercise_links
 from docs_exec.errors import BuildError
+from docs_exec.exercises import downloads_html, exercise_markdown, starter_notebook
 from docs_exec.notebook_pages import clean_page_html
 from docs_exec.notebooks import parse_percent
 from docs_exec.project import check, notebook_sources, scan
@@ -92,19 +94,24 @@ def test_notebook_pages_lose_cdn_scripts_and_gain_a_download_link(tmp_path: Path
         '<div class="jupyter-wrapper">see <a href="../problems/activations.md#dying-relu">'
         'this</a> and <a href="../index.md">home</a></div>'
     )
-    cleaned = clean_page_html(html, "exercises/add.ipynb", tmp_path)
+    downloads = downloads_html("exercises/add.py", "exercises/add/")
+    cleaned = clean_page_html(html, "exercises/add.ipynb", tmp_path, downloads)
     assert "https://" not in cleaned and "MathJax" not in cleaned
-    assert cleaned.startswith('<p class="exec-downloads"><a href="add.ipynb" download="add.ipynb">')
+    assert cleaned.startswith(
+        '<p class="exec-downloads"><a href="../../downloads/add-starter.ipynb" '
+        'download="add-starter.ipynb">Download the exercise (add-starter.ipynb)</a> · '
+        '<a href="../../downloads/add.ipynb" download="add.ipynb">'
+    )
     assert 'href="../../problems/activations/#dying-relu"' in cleaned
     assert 'href="../../"' in cleaned
 
 
 def test_the_download_link_goes_under_the_notebook_title(tmp_path: Path) -> None:
     html = '<div class="jp-Cell"><h1 id="add">Adding</h1><p>Intro.</p></div>'
-    cleaned = clean_page_html(html, "exercises/add.ipynb", tmp_path)
+    cleaned = clean_page_html(html, "exercises/add.ipynb", tmp_path, "<p>links</p>\n")
     title, rest = cleaned.split("</h1>", 1)
     assert title == '<div class="jp-Cell"><h1 id="add">Adding'
-    assert rest.lstrip().startswith('<p class="exec-downloads"><a href="add.ipynb"')
+    assert rest.lstrip().startswith("<p>links</p>")
     assert rest.endswith("<p>Intro.</p></div>")
 
 
@@ -112,7 +119,7 @@ def test_trimmed_pages_are_cached_until_the_page_changes(tmp_path: Path, monkeyp
     from docs_exec import stylesheets
 
     html = '<style type="text/css">.jp-Gone{x:1}.jp-Cell{y:2}</style><div class="jp-Cell"></div>'
-    first = clean_page_html(html, "exercises/add.ipynb", tmp_path)
+    first = clean_page_html(html, "exercises/add.ipynb", tmp_path, "")
     assert ".jp-Gone" not in first and ".jp-Cell{y:2}" in first
     assert len(list(tmp_path.glob("exercises__add.ipynb.*.html"))) == 1
 
@@ -120,16 +127,17 @@ def test_trimmed_pages_are_cached_until_the_page_changes(tmp_path: Path, monkeyp
         raise AssertionError("trimmed again")
 
     monkeypatch.setattr(stylesheets, "trim_page", no_trimming)
-    assert clean_page_html(html, "exercises/add.ipynb", tmp_path) == first
+    assert clean_page_html(html, "exercises/add.ipynb", tmp_path, "") == first
     monkeypatch.undo()
     changed = html.replace("y:2", "y:3")
-    assert ".jp-Cell{y:3}" in clean_page_html(changed, "exercises/add.ipynb", tmp_path)
+    assert ".jp-Cell{y:3}" in clean_page_html(changed, "exercises/add.ipynb", tmp_path, "")
     assert len(list(tmp_path.glob("exercises__add.ipynb.*.html"))) == 1  # the stale one is gone
 
 
 def test_a_stylesheet_that_does_not_parse_names_the_page(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match=r"exercises/add\.ipynb: an inline stylesheet"):
-        clean_page_html('<style type="text/css">.jp-Cell{</style>', "exercises/add.ipynb", tmp_path)
+        page = '<style type="text/css">.jp-Cell{</style>'
+        clean_page_html(page, "exercises/add.ipynb", tmp_path, "")
 
 
 EXERCISES = sorted((ROOT / "exercises").glob("*.py"))
@@ -163,3 +171,43 @@ def test_the_three_exercises_exist_and_are_in_the_nav() -> None:
     assert {path.stem for path in EXERCISES} >= {"gradient_flow", "noise_scale", "dashboard"}
     for path in EXERCISES:
         assert f"exercises/{path.stem}.ipynb" in nav
+
+
+def test_the_starter_notebook_has_no_solution_and_no_outputs(tmp_path: Path) -> None:
+    report, _ = run_notebooks(tmp_path, {"add.py": EXERCISE})
+    starter = nbformat.reads(starter_notebook(report.results["exercises/add.py"].notebook), 4)
+    nbformat.validate(starter)
+    assert [cell.cell_type for cell in starter.cells] == ["markdown", "code"]
+    assert starter.cells[1].outputs == [] and starter.cells[1].execution_count is None
+    assert "total" not in "".join(cell.source for cell in starter.cells)
+
+
+def test_an_exercise_page_in_markdown_folds_the_solution_and_keeps_outputs_and_figures(
+    tmp_path: Path,
+) -> None:
+    report, _ = run_notebooks(tmp_path, {"add.py": EXERCISE})
+    result = report.results["exercises/add.py"]
+    assert len(result.figures) == 1  # both schemes of the figure the notebook showed
+    page = exercise_markdown(result, "exercises/add.py", "exercises/add.md")
+    before, solution = page.split('??? success "Worked solution (try the exercise first)"')
+    assert before.startswith("# Exercise: add\n\nCompute $2 + 3$.\n\n")
+    assert "[Download the exercise (add-starter.ipynb)](../downloads/add-starter.ipynb)" in before
+    assert '```text title="Output"\nstart\n```' in before
+    # Every line of the solution is inside the collapsed block: indented by four spaces.
+    assert all(line.startswith("    ") for line in solution.strip("\n").split("\n") if line)
+    assert "    ## Worked solution" in solution and "    total = 2 + 3" in solution
+    assert "../figures/add-1-light.svg#only-light" in solution
+    assert "../figures/add-1-dark.svg#only-dark" in solution
+    assert "![Figure: sum]" in solution  # alt text from the words the figure draws
+
+
+def test_staged_pages_link_exercises_in_markdown_and_keep_notebook_downloads() -> None:
+    page = (
+        "[flow](../exercises/flow.ipynb#task) and [get it](../downloads/flow.ipynb)"
+        " and [other](../exercises/other.ipynb)"
+    )
+    relinked = markdown_exercise_links(page, "part/topic.md", {"exercises/flow.ipynb"})
+    assert relinked == (
+        "[flow](../exercises/flow.md#task) and [get it](../downloads/flow.ipynb)"
+        " and [other](../exercises/other.ipynb)"
+    )

@@ -8,7 +8,9 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
+import nbformat
 import pytest
 from sitecheck import (
     ROOT,
@@ -16,10 +18,14 @@ from sitecheck import (
     external_loads,
     imported_modules,
     page_texts,
+    recorded_results,
     snippet_files,
+    unexpanded_text,
+    unshown_outputs,
 )
 
 from docs_exec.directives import lines_with_fences
+from docs_exec.layout import figure_path
 from docs_exec.project import scan
 
 SNIPPET_NAMES = [path.name for path in snippet_files()]
@@ -99,15 +105,72 @@ def test_snippet_follows_the_contract(name: str) -> None:
 
 
 @pytest.mark.slow
-def test_strict_build_passes_and_links_and_anchors_resolve(built_site: Path) -> None:
-    assert (built_site / "index.html").is_file()
-    assert broken_links(built_site) == []
+def test_strict_build_passes_and_links_and_anchors_resolve(any_site: Path) -> None:
+    assert (any_site / "index.html").is_file()
+    assert broken_links(any_site) == []
 
 
 @pytest.mark.slow
-def test_site_loads_nothing_from_another_host(built_site: Path) -> None:
-    assert external_loads(built_site) == []
-    assert (built_site / "assets" / "katex" / "LICENSE").is_file()
+def test_no_built_page_shows_a_directive_an_include_or_raw_math(any_site: Path) -> None:
+    assert unexpanded_text(any_site) == []
+
+
+@pytest.mark.slow
+def test_every_recorded_output_is_on_a_built_page(any_site: Path) -> None:
+    assert unshown_outputs(any_site, recorded_results()) == []
+
+
+@pytest.mark.slow
+def test_every_figure_and_download_is_there_and_valid(any_site: Path) -> None:
+    results = recorded_results()
+    for snippet, result in results.items():
+        for number in range(1, len(result.figures) + 1):
+            for scheme in ("light", "dark"):
+                svg = any_site / figure_path(snippet, number, scheme)
+                assert svg.read_text(encoding="utf-8").lstrip().startswith("<?xml"), svg
+    downloads = sorted((any_site / "downloads").iterdir())
+    assert {path.suffix for path in downloads} == {".py", ".ipynb"}
+    for path in downloads:
+        if path.suffix == ".py":
+            ast.parse(path.read_text(encoding="utf-8"), str(path))
+        else:
+            nbformat.validate(nbformat.read(path, as_version=4))
+
+
+@pytest.mark.slow
+def test_every_exercise_page_offers_the_starter_and_the_full_notebook(any_site: Path) -> None:
+    for source in sorted((ROOT / "exercises").glob("*.py")):
+        page = (any_site / "exercises" / source.stem / "index.html").read_text(encoding="utf-8")
+        assert f'download="{source.stem}-starter.ipynb"' in page
+        assert f'download="{source.stem}.ipynb"' in page
+        # Folded by notebooks.js (mkdocs-jupyter) or rendered folded (Markdown exercise pages).
+        assert "celltag_solution" in page or "Worked solution (try the exercise first)" in page
+
+
+def test_the_built_site_checks_catch_a_page_no_engine_expanded(tmp_path: Path) -> None:
+    """What an engine that skips the docs-exec plugin writes (Zensical does so silently)."""
+    (tmp_path / "part").mkdir()
+    (tmp_path / "part" / "index.html").write_text(
+        '<p>{{ output("snippets/x.py") }}</p>\n<p>It is {{ value("snippets/x.py", "v") }}.</p>'
+        '<p>--8&lt;-- "snippets/x.py"</p><p>$$ x^2 $$</p>'
+        "<pre><code>f'{{x}}' and $$ in code are fine</code></pre>"
+    )
+    assert unexpanded_text(tmp_path) == [
+        "part/index.html: '{{ output('",
+        "part/index.html: '{{ value('",
+        "part/index.html: '--8<--'",
+        "part/index.html: '$$'",
+    ]
+    ran = SimpleNamespace(stdout="\nvalue = 42\n")
+    assert unshown_outputs(tmp_path, {"snippets/x.py": ran}) == ["snippets/x.py: 'value = 42'"]
+    (tmp_path / "part" / "index.html").write_text("<pre><code>value = 42\n</code></pre>")
+    assert unshown_outputs(tmp_path, {"snippets/x.py": ran}) == []
+
+
+@pytest.mark.slow
+def test_site_loads_nothing_from_another_host(any_site: Path) -> None:
+    assert external_loads(any_site) == []
+    assert (any_site / "assets" / "katex" / "LICENSE").is_file()
 
 
 @pytest.mark.slow

@@ -11,7 +11,6 @@ Usage: python tools/kernels.py [snippet names]   (prints the spread table for RE
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -23,11 +22,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from docs_exec.keys import cache_key, lock_digest
+from docs_exec.settings import from_config_file
+from docs_exec.store import Cache
 from docs_exec.values import label_pattern
 
 ROOT = Path(__file__).resolve().parent.parent
 SNIPPETS = ROOT / "snippets"
-CACHE = ROOT / ".cache" / "docs-exec"
+SETTINGS_OF_THE_BUILD = from_config_file(ROOT / "mkdocs.yml")
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -66,9 +68,13 @@ def snippet_names() -> list[str]:
 
 
 def recorded_stdout(snippet: str) -> str:
-    """What the last build recorded for `snippets/<name>` (the cache a build fills)."""
-    data = json.loads((CACHE / (snippet.replace("/", "__") + ".json")).read_text())
-    return data["stdout"]
+    """What the build recorded for `snippets/<name>` as it is now (its cache entry)."""
+    build = SETTINGS_OF_THE_BUILD
+    locked = lock_digest(build.locks)
+    result = Cache(build.cache).load(snippet, cache_key(ROOT / snippet, build.snippets, locked))
+    if result is None:
+        raise LookupError(f"{snippet}: no recorded output; run `python -m docs_exec run` first")
+    return result.stdout
 
 
 def run_standalone(
