@@ -3,12 +3,12 @@
 Output and figure directives are lines of their own, outside code fences: a Python-style call
 in double braces,
 
-    {{ output("snippets/chain_rule.py") }}
-    {{ figure("snippets/mlp_sensitivity.py", 1, alt="What the figure shows") }}
+    {{ output("snippets/foundations/chain_rule.py") }}
+    {{ figure("snippets/foundations/mlp_sensitivity.py", 1, alt="What the figure shows") }}
 
 A value directive is inline, anywhere outside code fences (values.py says what it names):
 
-    Post-LN ends at {{ value("snippets/transformer_ln_training.py", "Post-LN", 5) }} nats.
+    Post-LN ends at {{ value("snippets/fixes/transformer_ln_training.py", "Post-LN", 5) }} nats.
 """
 
 from __future__ import annotations

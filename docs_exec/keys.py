@@ -35,7 +35,8 @@ def _imported_names(source: str) -> set[str]:
 
 
 def local_modules(snippet: Path, snippets_dir: Path) -> list[Path]:
-    """The snippet and the modules of `snippets_dir` it imports, transitively, sorted."""
+    """The snippet and the local modules it imports, transitively, sorted: modules beside it,
+    where `python snippet.py` finds them (sys.path[0] is the script's folder)."""
     seen: dict[Path, None] = {}
     todo = [snippet.resolve()]
     while todo:
@@ -44,7 +45,7 @@ def local_modules(snippet: Path, snippets_dir: Path) -> list[Path]:
             continue
         seen[path] = None
         for name in sorted(_imported_names(path.read_text(encoding="utf-8"))):
-            for candidate in (snippets_dir / f"{name}.py", snippets_dir / name / "__init__.py"):
+            for candidate in (path.parent / f"{name}.py", path.parent / name / "__init__.py"):
                 if candidate.is_file():
                     todo.append(candidate.resolve())
     return sorted(seen, key=str)

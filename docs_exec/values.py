@@ -1,7 +1,7 @@
 """Values bound into prose: a number a snippet printed, placed in running text by its label.
 
-    Post-LN ends at {{ value("snippets/transformer_ln_training.py", "Post-LN", 5) }} nats.
-    ReLU's LayerNorm net keeps {{ value("snippets/norm_depth_grads.py", "ReLU", "LayerNorm") }}.
+    Post-LN ends at {{ value("snippets/fixes/transformer_ln_training.py", "Post-LN", 5) }} nats.
+    ReLU's net keeps {{ value("snippets/fixes/norm_depth_grads.py", "ReLU", "LayerNorm") }}.
 
 The first names the 5th number printed after the label "Post-LN" on the one output line where
 that label stands as a word of its own (so not in "Post-LN, 100 warmup steps" or "(Post-LN

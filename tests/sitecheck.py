@@ -16,7 +16,8 @@ SNIPPETS = ROOT / "snippets"
 
 
 def snippet_files() -> list[Path]:
-    return sorted(p for p in SNIPPETS.glob("*.py") if not p.name.startswith("_"))
+    """Every snippet, snippets/<part>/<name>.py, mirroring docs/<part>/."""
+    return sorted(p for p in SNIPPETS.glob("*/*.py") if not p.name.startswith("_"))
 
 
 def page_texts() -> dict[str, str]:

@@ -10,7 +10,7 @@ import textwrap
 
 import nbformat
 import pytest
-from sitecheck import snippet_files
+from sitecheck import ROOT, snippet_files
 
 from docs_exec.downloads import notebook, script
 from docs_exec.render import add_downloads
@@ -53,10 +53,10 @@ def test_notebook_is_valid_and_runs_cell_by_cell(tmp_path) -> None:
     assert done.stdout == "5\n"
 
 
-@pytest.mark.parametrize("path", snippet_files(), ids=lambda path: path.name)
+@pytest.mark.parametrize("path", snippet_files(), ids=lambda path: path.stem)
 def test_every_snippets_notebook_holds_exactly_its_code(path) -> None:
     source = path.read_text(encoding="utf-8")
-    document = nbformat.reads(notebook(source, f"snippets/{path.name}"), as_version=4)
+    document = nbformat.reads(notebook(source, path.relative_to(ROOT).as_posix()), as_version=4)
     nbformat.validate(document)
     code = "\n".join(cell.source for cell in document.cells if cell.cell_type == "code")
     # Same statements as the script (which the site tests run standalone), docstring aside.

@@ -28,7 +28,8 @@ from docs_exec.directives import lines_with_fences
 from docs_exec.layout import figure_path
 from docs_exec.project import scan
 
-SNIPPET_NAMES = [path.name for path in snippet_files()]
+# Snippets by path inside snippets/: "<part>/<name>.py".
+SNIPPET_NAMES = [path.relative_to(ROOT / "snippets").as_posix() for path in snippet_files()]
 ALLOWED_IMPORTS = {"torch", "numpy", "matplotlib"} | set(sys.stdlib_module_names)
 # A page about a library may run it; the snippet then says so on that page.
 EXTRA_IMPORTS = {"transformers": "docs/hands-on/monitoring.md"}
@@ -40,11 +41,33 @@ def test_every_snippet_has_a_test_and_is_used_by_a_page() -> None:
     shown = {include.target for include in plan.includes}
     run = set(plan.snippets)
     for name in SNIPPET_NAMES:
-        assert (ROOT / "tests" / f"test_{name}").is_file(), (
-            f"snippets/{name} has no tests/test_{name}"
+        part, file = name.split("/")
+        assert (ROOT / "tests" / part / f"test_{file}").is_file(), (
+            f"snippets/{name} has no tests/{part}/test_{file}"
         )
         assert f"snippets/{name}" in shown, f"snippets/{name} is not shown on any page"
         assert f"snippets/{name}" in run, f"snippets/{name}'s output is not placed on any page"
+        target = f"snippets/{name}"
+        showing = {i.where.path.split("/")[1] for i in plan.includes if i.target == target}
+        assert part in showing, f"snippets/{name} is shown only on pages in {sorted(showing)}"
+
+
+def test_the_layout_mirrors_the_parts_and_names_are_unique() -> None:
+    """snippets/<part>/<name>.py <-> tests/<part>/test_<name>.py <-> docs/<part>/; figures and
+    downloads are named by the file's stem, so stems are unique across snippets and exercises."""
+    parts = {path.name for path in (ROOT / "docs").iterdir() if path.is_dir()}
+    snippet_parts = {path.name for path in (ROOT / "snippets").iterdir() if path.is_dir()}
+    assert snippet_parts <= parts
+    assert sorted(ROOT.glob("snippets/*.py")) == [] and sorted(ROOT.glob("tests/*/test_*.py"))
+    tests = {p.relative_to(ROOT / "tests").as_posix() for p in ROOT.glob("tests/*/test_*.py")}
+    assert tests == {f"{n.split('/')[0]}/test_{n.split('/')[1]}" for n in SNIPPET_NAMES}
+    stems = [Path(n).stem for n in SNIPPET_NAMES] + [p.stem for p in ROOT.glob("exercises/*.py")]
+    assert len(stems) == len(set(stems)), "two snippets or exercises share a name"
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    pythonpath = re.search(r"^pythonpath = \[(.*?)\]", pyproject, re.M | re.S)
+    assert pythonpath, "pyproject.toml sets no pytest pythonpath"
+    listed = set(re.findall(r'"([^"]+)"', pythonpath[1]))
+    assert {f"snippets/{part}" for part in snippet_parts} <= listed
 
 
 def test_every_include_and_directive_resolves() -> None:

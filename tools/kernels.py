@@ -64,7 +64,12 @@ SETTINGS = (
 
 
 def snippet_names() -> list[str]:
-    return sorted(p.name for p in SNIPPETS.glob("*.py") if not p.name.startswith("_"))
+    """Every snippet by its path inside snippets/ ("<part>/<name>.py")."""
+    return sorted(
+        p.relative_to(SNIPPETS).as_posix()
+        for p in SNIPPETS.glob("*/*.py")
+        if not p.name.startswith("_")
+    )
 
 
 def recorded_stdout(snippet: str) -> str:
