@@ -1,9 +1,11 @@
 """Two clean builds must give byte-identical sites, whatever the machine's thread count.
 
-Build A runs snippets one at a time with OMP_NUM_THREADS=1, build B two at a time with
-OMP_NUM_THREADS=2, each from an empty cache in its own copy of the project. Every file must match
+Build A runs snippets one at a time with OMP_NUM_THREADS=1, from an empty cache in its own copy
+of the project; build B is either a second such build, two snippets at a time with
+OMP_NUM_THREADS=2, or a site given on the command line (the test suite passes its own build, so
+that the check costs one cold build, not two). Every file must match
 byte for byte; the sitemap is compared without its <lastmod> dates (MkDocs writes today's date).
-Usage: python tools/reproducible.py  (exit status 1 and the differing files when they differ)
+Usage: python tools/reproducible.py [SITE]  (exit 1 and the differing files when they differ)
 """
 
 from __future__ import annotations
@@ -64,10 +66,12 @@ def differences(first: Path, second: Path) -> list[str]:
     return problems
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    """With a built site as argument (the test suite's own build, cold in CI), one clean build
+    is compared with it; without, two clean builds are compared with each other."""
     with tempfile.TemporaryDirectory(prefix="reproducible-") as scratch:
         first = clean_build(Path(scratch), "a", workers=1, threads=1)
-        second = clean_build(Path(scratch), "b", workers=2, threads=2)
+        second = Path(argv[0]) if argv else clean_build(Path(scratch), "b", workers=2, threads=2)
         files = sum(1 for p in first.rglob("*") if p.is_file())
         problems = differences(first, second)
     for problem in problems:
@@ -77,4 +81,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
