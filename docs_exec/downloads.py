@@ -29,7 +29,7 @@ def _cells(source: str) -> list[str]:
     return [cell for cell in cells if cell.strip()]
 
 
-def notebook(source: str, snippet: str) -> str:
+def notebook(source: str, snippet: str, site_name: str = "") -> str:
     """A notebook (nbformat 4.5) whose cells run the snippet top to bottom, figures inline."""
     tree = ast.parse(source)
     docstring = ast.get_docstring(tree) or PurePosixPath(snippet).stem
@@ -39,7 +39,7 @@ def notebook(source: str, snippet: str) -> str:
         lines = source.splitlines(keepends=True)
         body = "".join(lines[: first.lineno - 1] + lines[first.end_lineno :])
     intro = (
-        f"# {docstring}\n\nFrom `{snippet}` of *Demystifying Gradients*. "
+        f"# {docstring}\n\nFrom `{snippet}`" + (f" of *{site_name}*" if site_name else "") + ". "
         "Run the cells in order; the last one calls `main()`, which prints the results "
         "and draws the figures shown on the page."
     )

@@ -37,7 +37,8 @@ class DocsExecPlugin(BasePlugin[DocsExecConfig]):
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         root = Path(config.config_file_path).parent.resolve()
         docs = Path(config.docs_dir).resolve().relative_to(root).as_posix()
-        self.settings = Settings.from_mapping(root, {**dict(self.config), "docs_dir": docs})
+        given = {**dict(self.config), "docs_dir": docs, "site_name": config.site_name}
+        self.settings = Settings.from_mapping(root, given)
         return config
 
     def on_files(self, files: Files, config: MkDocsConfig) -> Files:

@@ -108,7 +108,7 @@ def site_files(plan: Plan, report: Report, settings: Settings) -> dict[str, str]
     for snippet in sorted({i.target for i in plan.includes if i.target.startswith(shown)}):
         source = (root / snippet).read_text(encoding="utf-8")
         files[download_path(snippet, ".py")] = script(source)
-        files[download_path(snippet, ".ipynb")] = notebook(source, snippet)
+        files[download_path(snippet, ".ipynb")] = notebook(source, snippet, settings.site_name)
     return files
 
 

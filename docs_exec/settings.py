@@ -24,6 +24,7 @@ class Settings:
     lock_files: tuple[str, ...] = ("requirements.lock",)
     timeout: float = 120.0
     workers: int = 0  # 0: one child process per core
+    site_name: str = ""  # mkdocs.yml's site_name, named in the notebooks readers download
 
     @classmethod
     def from_mapping(cls, root: Path, values: Mapping[str, object]) -> Settings:
@@ -85,7 +86,7 @@ def from_config_file(config_file: Path, plugin: str = "docs-exec") -> Settings:
     for entry in config.get("plugins") or []:
         if isinstance(entry, dict) and plugin in entry:
             block = entry[plugin] or {}
-    values = {**block, "docs_dir": config.get("docs_dir")}
+    values = {**block, "docs_dir": config.get("docs_dir"), "site_name": config.get("site_name")}
     if values.get("workers") is not None:
         values["workers"] = int(values["workers"])  # type: ignore[call-overload]
     return Settings.from_mapping(config_file.parent, values)

@@ -14,6 +14,7 @@ from sitecheck import ROOT, snippet_files
 
 from docs_exec.downloads import notebook, script
 from docs_exec.render import add_downloads
+from docs_exec.settings import from_config_file
 
 SOURCE = textwrap.dedent(
     '''\
@@ -99,3 +100,11 @@ def test_links_go_under_the_whole_file_block_with_relative_paths() -> None:
 def test_notebook_json_is_deterministic() -> None:
     assert notebook(SOURCE, "snippets/add.py") == notebook(SOURCE, "snippets/add.py")
     assert json.loads(notebook(SOURCE, "snippets/add.py"))["nbformat_minor"] == 5
+
+
+def test_the_notebook_names_the_site_from_its_configuration() -> None:
+    source = '"""Adds."""\n\n\ndef main() -> None:\n    print(1)\n'
+    intro = json.loads(notebook(source, "snippets/part/add.py", "My Site"))["cells"][0]["source"]
+    assert intro.startswith("# Adds.\n\nFrom `snippets/part/add.py` of *My Site*.")
+    assert "*" not in json.loads(notebook(source, "snippets/part/add.py"))["cells"][0]["source"]
+    assert from_config_file(ROOT / "mkdocs.yml").site_name == "Demystifying Gradients"
