@@ -10,8 +10,11 @@ from torch.autograd.functional import jacobian
 
 
 def make_branch(d: int, hidden: int, zero_last: bool = False) -> nn.Sequential:
-    """A residual branch F: Linear -> tanh -> Linear in float64, optionally with a zero output."""
-    branch = nn.Sequential(nn.Linear(d, hidden), nn.Tanh(), nn.Linear(hidden, d)).double()
+    """A residual branch F: Linear -> tanh -> Linear in float64, optionally with
+    a zero output."""
+    branch = nn.Sequential(
+        nn.Linear(d, hidden), nn.Tanh(), nn.Linear(hidden, d)
+    ).double()
     if zero_last:
         nn.init.zeros_(branch[2].weight)
         nn.init.zeros_(branch[2].bias)
@@ -19,15 +22,23 @@ def make_branch(d: int, hidden: int, zero_last: bool = False) -> nn.Sequential:
 
 
 # --8<-- [start:identity]
-def residual_jacobians(branch: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
-    """Jacobian of y = x + F(x) at x (shape (d,)), and I + dF/dx built separately."""
+def residual_jacobians(
+    branch: Callable[[Tensor], Tensor], x: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Jacobian of y = x + F(x) at x (shape (d,)), and I + dF/dx built
+    separately."""
     j_block = jacobian(lambda t: t + branch(t), x)
     j_branch = jacobian(branch, x)
-    return j_block, torch.eye(x.numel(), dtype=x.dtype, device=x.device) + j_branch
+    return j_block, torch.eye(
+        x.numel(), dtype=x.dtype, device=x.device
+    ) + j_branch
 
 
-def residual_input_grad(branch: Callable[[Tensor], Tensor], x: Tensor, grad_y: Tensor) -> Tensor:
-    """dL/dx = dL/dy + (dF/dx)^T dL/dy: the upstream gradient unchanged, plus the branch's part."""
+def residual_input_grad(
+    branch: Callable[[Tensor], Tensor], x: Tensor, grad_y: Tensor
+) -> Tensor:
+    """dL/dx = dL/dy + (dF/dx)^T dL/dy: the upstream gradient unchanged, plus
+    the branch's part."""
     x = x.detach().requires_grad_()
     f = branch(x)
     (grad_f,) = torch.autograd.grad(f, x, grad_y)
@@ -36,8 +47,12 @@ def residual_input_grad(branch: Callable[[Tensor], Tensor], x: Tensor, grad_y: T
 
 
 # --8<-- [start:unrolled]
-def unrolled_jacobians(branches: list[nn.Module], x_l: Tensor) -> tuple[Tensor, Tensor]:
-    """x_L = x_l + sum_i F_i(x_i): Jacobian of x_L w.r.t. x_l, and I + d(sum_i F_i)/dx_l."""
+def unrolled_jacobians(
+    branches: list[nn.Module], x_l: Tensor
+) -> tuple[Tensor, Tensor]:
+    """x_L = x_l + sum_i F_i(x_i): Jacobian of x_L w.r.t. x_l, and I + d(sum_i
+    F_i)/dx_l."""
+
     def forward(x: Tensor) -> Tensor:
         for branch in branches:
             x = x + branch(x)
@@ -56,8 +71,11 @@ def unrolled_jacobians(branches: list[nn.Module], x_l: Tensor) -> tuple[Tensor, 
 
 
 # --8<-- [start:scaled]
-def scaled_shortcut_grad_ratio(lambdas: list[float], branches: list[nn.Module], x: Tensor) -> float:
-    """Blocks y = lambda * x + F(x); returns ||dL/dx_0|| / ||dL/dx_N|| for a random dL/dx_N."""
+def scaled_shortcut_grad_ratio(
+    lambdas: list[float], branches: list[nn.Module], x: Tensor
+) -> float:
+    """Blocks y = lambda * x + F(x); returns ||dL/dx_0|| / ||dL/dx_N|| for a
+    random dL/dx_N."""
     x0 = x.detach().requires_grad_()
     y = x0
     for lam, branch in zip(lambdas, branches, strict=True):
@@ -73,27 +91,41 @@ def main() -> None:
     d = 8
     branch, x = make_branch(d, 16), torch.randn(d, dtype=torch.float64)
     j_block, i_plus_j = residual_jacobians(branch, x)
-    print(f"Jacobian of x + F(x) == I + dF/dx (float64): "
-          f"{torch.allclose(j_block, i_plus_j, rtol=0, atol=1e-12)}")
+    print(
+        f"Jacobian of x + F(x) == I + dF/dx (float64): "
+        f"{torch.allclose(j_block, i_plus_j, rtol=0, atol=1e-12)}"
+    )
     grad_y = torch.randn(d, dtype=torch.float64)
-    same = torch.allclose(residual_input_grad(branch, x, grad_y), grad_y @ i_plus_j, atol=1e-12)
+    same = torch.allclose(
+        residual_input_grad(branch, x, grad_y), grad_y @ i_plus_j, atol=1e-12
+    )
     print(f"dL/dx == dL/dy (I + dF/dx):                 {same}")
     branches = [make_branch(d, 16) for _ in range(5)]
     j_stack, unrolled = unrolled_jacobians(branches, x)
-    print(f"5 blocks: dx_L/dx_l == I + d(sum F_i)/dx_l:  "
-          f"{torch.allclose(j_stack, unrolled, rtol=0, atol=1e-12)}")
+    print(
+        f"5 blocks: dx_L/dx_l == I + d(sum F_i)/dx_l:  "
+        f"{torch.allclose(j_stack, unrolled, rtol=0, atol=1e-12)}"
+    )
 
     print("I + dF/dx can still shrink the gradient: F(x) = -0.9 x gives")
     shrink = residual_input_grad(lambda t: -0.9 * t, x, grad_y)
-    print(f"  ||dL/dx|| / ||dL/dy|| = {(shrink.norm() / grad_y.norm()).item():.4g}")
+    print(
+        f"  ||dL/dx|| / ||dL/dy|| = {(shrink.norm() / grad_y.norm()).item():.4g}"
+    )
 
     n = 50
-    print(f"scaled shortcuts y = lambda x + F(x), {n} blocks, ||dL/dx_0|| / ||dL/dx_{n}||:")
-    print("  lambda   F zero-initialised   F random (Linear default init)   lambda^50")
+    print(
+        f"scaled shortcuts y = lambda x + F(x), {n} blocks, ||dL/dx_0|| / ||dL/dx_{n}||:"
+    )
+    print(
+        "  lambda   F zero-initialised   F random (Linear default init)   lambda^50"
+    )
     for lam in [0.9, 1.0, 1.1]:
         zeros = [make_branch(d, 16, zero_last=True) for _ in range(n)]
         zero = scaled_shortcut_grad_ratio([lam] * n, zeros, x)
-        rand = scaled_shortcut_grad_ratio([lam] * n, [make_branch(d, 16) for _ in range(n)], x)
+        rand = scaled_shortcut_grad_ratio(
+            [lam] * n, [make_branch(d, 16) for _ in range(n)], x
+        )
         print(f"  {lam:<8} {zero:<20.4g} {rand:<32.4g} {lam**n:.4g}")
 
     branch0 = make_branch(d, 16, zero_last=True)
@@ -102,10 +134,14 @@ def main() -> None:
     ((out - torch.ones(d, dtype=torch.float64)) ** 2).sum().backward()
     eye = torch.eye(d, dtype=torch.float64)
     print("zero-initialised branch (last Linear = 0):")
-    print(f"  block output == input: {torch.equal(out.detach(), x)}; "
-          f"Jacobian == I: {torch.equal(j_block, eye)}")
-    print(f"  ||dL/dW_last|| = {branch0[2].weight.grad.norm().item():.4g}, "
-          f"||dL/dW_first|| = {branch0[0].weight.grad.norm().item():.4g}")
+    print(
+        f"  block output == input: {torch.equal(out.detach(), x)}; "
+        f"Jacobian == I: {torch.equal(j_block, eye)}"
+    )
+    print(
+        f"  ||dL/dW_last|| = {branch0[2].weight.grad.norm().item():.4g}, "
+        f"||dL/dW_first|| = {branch0[0].weight.grad.norm().item():.4g}"
+    )
 
 
 if __name__ == "__main__":

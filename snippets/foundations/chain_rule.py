@@ -23,8 +23,11 @@ def dL_dx_by_hand(x: torch.Tensor) -> torch.Tensor:
     return torch.exp(torch.sin(x**2)) * torch.cos(x**2) * 2 * x
 
 
-def dL_dx_local_derivatives(x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Forward pass keeping u and v, then the product of local derivatives, output side first."""
+def dL_dx_local_derivatives(
+    x: torch.Tensor,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Forward pass keeping u and v, then the product of local derivatives,
+    output side first."""
     u = h(x)
     v = g(u)
     local = [torch.exp(v), torch.cos(u), 2 * x]  # df/dv, dg/du, dh/dx
@@ -42,19 +45,27 @@ def dL_dx_autograd(x: torch.Tensor) -> torch.Tensor:
 
 
 # --8<-- [start:vector]
-def vector_chain(x: torch.Tensor, A: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+def vector_chain(
+    x: torch.Tensor, A: torch.Tensor, t: torch.Tensor
+) -> torch.Tensor:
     """L = 1/2 ||tanh(A x) - t||^2 with x: (n,), A: (m, n), t: (m,)."""
     return 0.5 * (torch.tanh(A @ x) - t).pow(2).sum()
 
 
-def jacobians(x: torch.Tensor, A: torch.Tensor, t: torch.Tensor) -> list[torch.Tensor]:
-    """The three Jacobians, written out: dL/dv (1, m), dv/du (m, m), du/dx (m, n)."""
+def jacobians(
+    x: torch.Tensor, A: torch.Tensor, t: torch.Tensor
+) -> list[torch.Tensor]:
+    """The three Jacobians, written out: dL/dv (1, m), dv/du (m, m), du/dx (m,
+    n)."""
     v = torch.tanh(A @ x)
     return [(v - t).unsqueeze(0), torch.diag(1 - v**2), A]
 
 
-def grad_by_vjp(x: torch.Tensor, A: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Reverse mode: push a vector backward through each step; no Jacobian is ever built."""
+def grad_by_vjp(
+    x: torch.Tensor, A: torch.Tensor, t: torch.Tensor
+) -> torch.Tensor:
+    """Reverse mode: push a vector backward through each step; no Jacobian is
+    ever built."""
     v = torch.tanh(A @ x)
     v_bar = v - t  # dL/dv, shape (m,)
     u_bar = v_bar * (1 - v**2)  # v_bar @ diag(1 - v^2), shape (m,)
@@ -63,8 +74,12 @@ def grad_by_vjp(x: torch.Tensor, A: torch.Tensor, t: torch.Tensor) -> torch.Tens
 
 
 # --8<-- [start:training_step]
-def training_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                  x: torch.Tensor, y: torch.Tensor) -> float:
+def training_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+) -> float:
     loss = torch.nn.functional.mse_loss(model(x), y)
     loss.backward()  # p.grad += dloss/dp for every parameter p
     optimizer.step()  # plain SGD: p <- p - lr * p.grad
@@ -78,9 +93,14 @@ def main() -> None:
     x = torch.tensor([0.3, 1.1, 2.0], dtype=torch.float64)
     grad_local, local = dL_dx_local_derivatives(x)
     print("scalar chain L = exp(sin(x^2)) at x = 0.3, 1.1, 2.0")
-    for name, value in [("df/dv", local[0]), ("dg/du", local[1]), ("dh/dx", local[2]),
-                        ("by hand", dL_dx_by_hand(x)), ("local product", grad_local),
-                        ("autograd", dL_dx_autograd(x))]:
+    for name, value in [
+        ("df/dv", local[0]),
+        ("dg/du", local[1]),
+        ("dh/dx", local[2]),
+        ("by hand", dL_dx_by_hand(x)),
+        ("local product", grad_local),
+        ("autograd", dL_dx_autograd(x)),
+    ]:
         print(f"{name:>14}: " + "  ".join(f"{val:+.6f}" for val in value))
 
     n, m = 3, 4
@@ -88,27 +108,39 @@ def main() -> None:
     A = torch.randn(m, n, dtype=torch.float64)
     t = torch.randn(m, dtype=torch.float64)
     J = jacobians(xv, A, t)
-    print("\nvector chain L = 1/2 ||tanh(A x) - t||^2, Jacobian shapes:",
-          ", ".join(str(tuple(j.shape)) for j in J))
+    print(
+        "\nvector chain L = 1/2 ||tanh(A x) - t||^2, Jacobian shapes:",
+        ", ".join(str(tuple(j.shape)) for j in J),
+    )
     product = (J[0] @ J[1] @ J[2]).squeeze(0)
     autograd = torch.func.grad(vector_chain)(xv, A, t)
     print("product of Jacobians:", "  ".join(f"{val:+.6f}" for val in product))
-    print("reverse mode (VJPs): ", "  ".join(f"{val:+.6f}" for val in grad_by_vjp(xv, A, t)))
+    print(
+        "reverse mode (VJPs): ",
+        "  ".join(f"{val:+.6f}" for val in grad_by_vjp(xv, A, t)),
+    )
     print("autograd:            ", "  ".join(f"{val:+.6f}" for val in autograd))
 
     model = torch.nn.Linear(n, 1).double()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    X, Y = torch.randn(8, n, dtype=torch.float64), torch.randn(8, 1, dtype=torch.float64)
+    X, Y = (
+        torch.randn(8, n, dtype=torch.float64),
+        torch.randn(8, 1, dtype=torch.float64),
+    )
     loss = torch.nn.functional.mse_loss(model(X), Y)
     loss.backward()
     once = model.weight.grad.clone()
     torch.nn.functional.mse_loss(model(X), Y).backward()
     ratio = (model.weight.grad / once).max()
-    print(f"\n.grad after a second backward without zero_grad: {ratio:.3f} x the first")
+    print(
+        f"\n.grad after a second backward without zero_grad: {ratio:.3f} x the first"
+    )
     optimizer.zero_grad()
     print(f".grad after zero_grad(): {model.weight.grad}")
     losses = [training_step(model, optimizer, X, Y) for _ in range(5)]
-    print("loss over 5 training steps:", "  ".join(f"{val:.4f}" for val in losses))
+    print(
+        "loss over 5 training steps:", "  ".join(f"{val:.4f}" for val in losses)
+    )
 
 
 if __name__ == "__main__":

@@ -48,31 +48,67 @@ def draw_graph(x: torch.Tensor) -> None:
     f = {k: t.item() for k, t in forward(x).items()}
     p = {k: t.item() for k, t in path_gradients(x).items()}
     pos = {"x": (0, 0), "u": (1, 0.55), "v": (1, -0.55), "L": (2, 0)}
-    local = {("x", "u"): ("cos x", torch.cos(x).item()),
-             ("x", "v"): ("2x", 2 * x.item()),
-             ("u", "L"): ("v", f["v"]), ("v", "L"): ("u", f["u"])}
+    local = {
+        ("x", "u"): ("cos x", torch.cos(x).item()),
+        ("x", "v"): ("2x", 2 * x.item()),
+        ("u", "L"): ("v", f["v"]),
+        ("v", "L"): ("u", f["u"]),
+    }
     grads = {"L": 1.0, "u": f["v"], "v": f["u"], "x": p["via u"] + p["via v"]}
     forms = {"x": "x", "u": r"u=\sin x", "v": "v=x^2", "L": "L=uv"}
     _, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
     for (a, b), (name, val) in local.items():
         (xa, ya), (xb, yb) = pos[a], pos[b]
-        ax.annotate("", xy=(xb, yb), xytext=(xa, ya),
-                    arrowprops={"arrowstyle": "-|>", "color": "0.4", "lw": 1.5,
-                                "shrinkA": 26, "shrinkB": 26})
+        ax.annotate(
+            "",
+            xy=(xb, yb),
+            xytext=(xa, ya),
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": "0.4",
+                "lw": 1.5,
+                "shrinkA": 26,
+                "shrinkB": 26,
+            },
+        )
         label = f"$\\partial {b}/\\partial {a}$ = {name} = {val:.4g}"
-        ax.text((xa + xb) / 2, (ya + yb) / 2 + 0.1, label, ha="center",
-                fontsize=9, rotation=30 if yb > ya else -30,
-                rotation_mode="anchor")
+        ax.text(
+            (xa + xb) / 2,
+            (ya + yb) / 2 + 0.1,
+            label,
+            ha="center",
+            fontsize=9,
+            rotation=30 if yb > ya else -30,
+            rotation_mode="anchor",
+        )
     for k, (px, py) in pos.items():
-        ax.text(px, py, f"${k}$", ha="center", va="center", fontsize=14,
-                bbox={"boxstyle": "circle,pad=0.5", "fc": "white",
-                      "ec": "black"})
-        ax.text(px, py + 0.24, f"${forms[k]}$ = {f[k]:.4g}", ha="center",
-                fontsize=10)
+        ax.text(
+            px,
+            py,
+            f"${k}$",
+            ha="center",
+            va="center",
+            fontsize=14,
+            bbox={"boxstyle": "circle,pad=0.5", "fc": "white", "ec": "black"},
+        )
+        ax.text(
+            px,
+            py + 0.24,
+            f"${forms[k]}$ = {f[k]:.4g}",
+            ha="center",
+            fontsize=10,
+        )
         grad = rf"$\partial L/\partial {k}$ = {grads[k]:.4g}"
         ax.text(px, py - 0.26, grad, ha="center", fontsize=10, color="C3")
-    ax.text(0, -0.5, f"= {p['via u']:.4g} (via u)\n+ {p['via v']:.4g} (via v)",
-            ha="center", va="top", fontsize=10, color="C3")
+    ax.text(
+        0,
+        -0.5,
+        f"= {p['via u']:.4g} (via u)\n+ {p['via v']:.4g} (via v)",
+        ha="center",
+        va="top",
+        fontsize=10,
+        color="C3",
+    )
     title = f"x = {x.item():g} used twice: dL/dx is the sum over its two paths"
     ax.set(xlim=(-0.45, 2.45), ylim=(-0.95, 0.95), title=title)
     ax.axis("off")
@@ -84,8 +120,10 @@ def main() -> None:
     x = torch.tensor(3.0, dtype=torch.float64)
     f = forward(x)
     p = path_gradients(x)
-    print(f"forward at x = {x.item():g}: u = {f['u'].item():.4g}, "
-          f"v = {f['v'].item():.4g}, L = {f['L'].item():.4g}")
+    print(
+        f"forward at x = {x.item():g}: u = {f['u'].item():.4g}, "
+        f"v = {f['v'].item():.4g}, L = {f['L'].item():.4g}"
+    )
     print(f"path through u: {p['via u'].item():>8.4g}   dL/du du/dx = v cos x")
     print(f"path through v: {p['via v'].item():>8.4g}   dL/dv dv/dx = u 2x")
     print(f"sum over paths: {dL_dx_sum_over_paths(x).item():>8.4g}")

@@ -12,7 +12,8 @@ Loss = Callable[[torch.Tensor], torch.Tensor]
 
 # --8<-- [start:loss]
 def toy_loss(w: torch.Tensor) -> torch.Tensor:
-    """A curved valley with its minimum L = 0 at w = (1, 0.5); w has shape (..., 2)."""
+    """A curved valley with its minimum L = 0 at w = (1, 0.5); w has shape (...,
+    2)."""
     w1, w2 = w[..., 0], w[..., 1]
     return (w1 - 1) ** 2 + 3 * (w2 - 0.5 * w1**2) ** 2
 # --8<-- [end:loss]
@@ -25,7 +26,9 @@ def grad_autograd(f: Loss, w: torch.Tensor) -> torch.Tensor:
     return g
 
 
-def grad_central_difference(f: Loss, w: torch.Tensor, h: float = 1e-6) -> torch.Tensor:
+def grad_central_difference(
+    f: Loss, w: torch.Tensor, h: float = 1e-6
+) -> torch.Tensor:
     g = torch.zeros_like(w)
     for i in range(w.numel()):
         e = torch.zeros_like(w)
@@ -34,7 +37,9 @@ def grad_central_difference(f: Loss, w: torch.Tensor, h: float = 1e-6) -> torch.
     return g
 
 
-def grad_forward_difference(f: Loss, w: torch.Tensor, h: float = 1e-6) -> torch.Tensor:
+def grad_forward_difference(
+    f: Loss, w: torch.Tensor, h: float = 1e-6
+) -> torch.Tensor:
     g = torch.zeros_like(w)
     for i in range(w.numel()):
         e = torch.zeros_like(w)
@@ -45,8 +50,11 @@ def grad_forward_difference(f: Loss, w: torch.Tensor, h: float = 1e-6) -> torch.
 
 
 # --8<-- [start:descent]
-def gradient_descent(f: Loss, w0: torch.Tensor, lr: float, steps: int) -> torch.Tensor:
-    """Return the path w_0, w_1, ..., w_steps of w <- w - lr * grad L(w), shape (steps + 1, 2)."""
+def gradient_descent(
+    f: Loss, w0: torch.Tensor, lr: float, steps: int
+) -> torch.Tensor:
+    """Return the path w_0, w_1, ..., w_steps of w <- w - lr * grad L(w), shape
+    (steps + 1, 2)."""
     path = [w0.detach().clone()]
     for _ in range(steps):
         path.append(path[-1] - lr * grad_autograd(f, path[-1]))
@@ -77,21 +85,36 @@ def main() -> None:
     best = directions[slopes.argmax()]
     print("\nsteepest ascent over 360 unit directions u (slope = u . grad L)")
     print(f"|grad L| = {g.norm():.4f}, largest slope = {slopes.max():.4f}")
-    print(f"best u = ({best[0]:.3f}, {best[1]:.3f}), grad L / |grad L| = "
-          f"({g[0] / g.norm():.3f}, {g[1] / g.norm():.3f})")
+    print(
+        f"best u = ({best[0]:.3f}, {best[1]:.3f}), grad L / |grad L| = "
+        f"({g[0] / g.norm():.3f}, {g[1] / g.norm():.3f})"
+    )
 
-    print("\none step w - lr * grad L: predicted decrease lr |grad L|^2 vs actual")
+    print(
+        "\none step w - lr * grad L: predicted decrease lr |grad L|^2 vs actual"
+    )
     for lr in (1e-1, 1e-2, 1e-3):
         actual = toy_loss(w) - toy_loss(w - lr * g)
-        print(f"lr = {lr:.0e}: predicted {lr * g.dot(g):.4g}, actual {actual:.4g}")
+        print(
+            f"lr = {lr:.0e}: predicted {lr * g.dot(g):.4g}, actual {actual:.4g}"
+        )
 
-    hessian = torch.autograd.functional.hessian(toy_loss, torch.tensor([1.0, 0.5]).double())
+    hessian = torch.autograd.functional.hessian(
+        toy_loss, torch.tensor([1.0, 0.5]).double()
+    )
     lam = torch.linalg.eigvalsh(hessian)
-    print(f"\nHessian eigenvalues at the minimum: {lam[0]:.4f}, {lam[1]:.4f}; "
-          f"2 / largest = {2 / lam[1]:.4f}")
+    print(
+        f"\nHessian eigenvalues at the minimum: {lam[0]:.4f}, {lam[1]:.4f}; "
+        f"2 / largest = {2 / lam[1]:.4f}"
+    )
     start = torch.tensor([0.0, 2.0], dtype=torch.float64)
-    runs = {lr: gradient_descent(toy_loss, start, lr, steps=30) for lr in (0.02, 0.1, 0.18)}
-    print(f"L after 30 steps of gradient descent from w = (0, 2), where L = {toy_loss(start):.4g}")
+    runs = {
+        lr: gradient_descent(toy_loss, start, lr, steps=30)
+        for lr in (0.02, 0.1, 0.18)
+    }
+    print(
+        f"L after 30 steps of gradient descent from w = (0, 2), where L = {toy_loss(start):.4g}"
+    )
     for lr, path in runs.items():
         print(f"lr = {lr:.2f}: L = {toy_loss(path[-1]).item():.3e}")
 
@@ -100,19 +123,56 @@ def main() -> None:
     W1, W2 = torch.meshgrid(grid, grid, indexing="xy")
     surface = toy_loss(torch.stack([W1, W2], dim=-1))
     levels = torch.logspace(-2, 2, 13).tolist()
-    cs = ax.contour(W1, W2, surface, levels=levels, cmap="viridis", norm="log", linewidths=0.8)
+    cs = ax.contour(
+        W1,
+        W2,
+        surface,
+        levels=levels,
+        cmap="viridis",
+        norm="log",
+        linewidths=0.8,
+    )
     fig.colorbar(cs, ax=ax, label="$L(w)$ (log scale)")
     arrows = torch.linspace(-2, 2, 11, dtype=torch.float64)
     A1, A2 = torch.meshgrid(arrows, arrows, indexing="xy")
-    field = torch.stack([grad_autograd(toy_loss, p) for p in torch.stack([A1, A2], -1).view(-1, 2)])
+    field = torch.stack(
+        [
+            grad_autograd(toy_loss, p)
+            for p in torch.stack([A1, A2], -1).view(-1, 2)
+        ]
+    )
     unit = -field / field.norm(dim=1, keepdim=True)
-    ax.quiver(A1.flatten(), A2.flatten(), unit[:, 0], unit[:, 1], color="C9", alpha=0.7,
-              angles="xy", scale=25, width=0.003, label=r"$-\nabla L / \|\nabla L\|$")
-    for (lr, path), style in zip(runs.items(), ("o-", "s--", "^:"), strict=True):
-        ax.plot(path[:, 0], path[:, 1], style, markersize=3.5, label=f"descent, lr = {lr}")
-    ax.plot([1.0], [0.5], "*", color="C3", markersize=12, label="minimum (1, 0.5)")
-    ax.set(xlabel="$w_1$", ylabel="$w_2$", title="Gradient descent on a curved valley",
-           aspect="equal")
+    ax.quiver(
+        A1.flatten(),
+        A2.flatten(),
+        unit[:, 0],
+        unit[:, 1],
+        color="C9",
+        alpha=0.7,
+        angles="xy",
+        scale=25,
+        width=0.003,
+        label=r"$-\nabla L / \|\nabla L\|$",
+    )
+    for (lr, path), style in zip(
+        runs.items(), ("o-", "s--", "^:"), strict=True
+    ):
+        ax.plot(
+            path[:, 0],
+            path[:, 1],
+            style,
+            markersize=3.5,
+            label=f"descent, lr = {lr}",
+        )
+    ax.plot(
+        [1.0], [0.5], "*", color="C3", markersize=12, label="minimum (1, 0.5)"
+    )
+    ax.set(
+        xlabel="$w_1$",
+        ylabel="$w_2$",
+        title="Gradient descent on a curved valley",
+        aspect="equal",
+    )
     ax.legend(loc="lower right", fontsize=8)
     plt.show()
 

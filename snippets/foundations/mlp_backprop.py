@@ -17,16 +17,25 @@ def sigmoid_prime(z: torch.Tensor) -> torch.Tensor:
     return s * (1 - s)
 
 
-def init_params(D: int, H: int, dtype: torch.dtype = torch.float64,
-                device: torch.device | str = "cpu") -> Params:
+def init_params(
+    D: int,
+    H: int,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str = "cpu",
+) -> Params:
     """W1: (H, D), b1: (H,), W2: (1, H), b2: (1,), the same layout as nn.Linear."""
     kw = {"dtype": dtype, "device": device}
-    return {"W1": torch.randn(H, D, **kw) / D**0.5, "b1": 0.1 * torch.randn(H, **kw),
-            "W2": torch.randn(1, H, **kw) / H**0.5, "b2": 0.1 * torch.randn(1, **kw)}
+    return {
+        "W1": torch.randn(H, D, **kw) / D**0.5,
+        "b1": 0.1 * torch.randn(H, **kw),
+        "W2": torch.randn(1, H, **kw) / H**0.5,
+        "b2": 0.1 * torch.randn(1, **kw),
+    }
 
 
 def forward(p: Params, X: torch.Tensor) -> dict[str, torch.Tensor]:
-    """X: (B, D), one example per row. Returns every intermediate the backward pass needs."""
+    """X: (B, D), one example per row. Returns every intermediate the backward
+    pass needs."""
     z1 = X @ p["W1"].T + p["b1"]  # (B, H)
     a1 = sigmoid(z1)  # (B, H)
     z2 = a1 @ p["W2"].T + p["b2"]  # (B, 1)
@@ -41,13 +50,17 @@ def loss_fn(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
 
 
 # --8<-- [start:backward]
-def backward_by_hand(p: Params, cache: dict[str, torch.Tensor], y_true: torch.Tensor) -> Params:
+def backward_by_hand(
+    p: Params, cache: dict[str, torch.Tensor], y_true: torch.Tensor
+) -> Params:
     X, z1, a1, z2, a2 = (cache[k] for k in ("X", "z1", "a1", "z2", "a2"))
     B = X.shape[0]
     delta2 = (a2 - y_true) * sigmoid_prime(z2) / B  # dL/dz2: (B, 1)
     dW2 = delta2.T @ a1  # (1, B) @ (B, H) -> (1, H), sums over rows
     db2 = delta2.sum(dim=0)  # (1,)
-    delta1 = (delta2 @ p["W2"]) * sigmoid_prime(z1)  # dL/dz1: (B, 1) @ (1, H) -> (B, H)
+    delta1 = (delta2 @ p["W2"]) * sigmoid_prime(
+        z1
+    )  # dL/dz1: (B, 1) @ (1, H) -> (B, H)
     dW1 = delta1.T @ X  # (H, B) @ (B, D) -> (H, D), sums over rows
     db1 = delta1.sum(dim=0)  # (H,)
     return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
@@ -57,14 +70,25 @@ def backward_by_hand(p: Params, cache: dict[str, torch.Tensor], y_true: torch.Te
 # --8<-- [start:autograd]
 def grads_autograd(p: Params, X: torch.Tensor, y_true: torch.Tensor) -> Params:
     D, H = p["W1"].shape[1], p["W1"].shape[0]
-    model = torch.nn.Sequential(torch.nn.Linear(D, H), torch.nn.Sigmoid(),
-                                torch.nn.Linear(H, 1), torch.nn.Sigmoid())
+    model = torch.nn.Sequential(
+        torch.nn.Linear(D, H),
+        torch.nn.Sigmoid(),
+        torch.nn.Linear(H, 1),
+        torch.nn.Sigmoid(),
+    )
     model.to(dtype=X.dtype, device=X.device)
-    layer = {"W1": model[0].weight, "b1": model[0].bias, "W2": model[2].weight, "b2": model[2].bias}
+    layer = {
+        "W1": model[0].weight,
+        "b1": model[0].bias,
+        "W2": model[2].weight,
+        "b2": model[2].bias,
+    }
     with torch.no_grad():
         for key, param in layer.items():
             param.copy_(p[key])
-    loss = 0.5 * torch.nn.functional.mse_loss(model(X), y_true)  # mse_loss averages over rows
+    loss = 0.5 * torch.nn.functional.mse_loss(
+        model(X), y_true
+    )  # mse_loss averages over rows
     loss.backward()
     return {key: param.grad for key, param in layer.items()}
 # --8<-- [end:autograd]
@@ -82,14 +106,22 @@ def main() -> None:
     torch.manual_seed(0)
     D, H = 3, 4
     p = init_params(D, H)
-    x = torch.tensor([[0.5, -1.0, 2.0]], dtype=torch.float64)  # one example, as a (1, D) row
+    x = torch.tensor(
+        [[0.5, -1.0, 2.0]], dtype=torch.float64
+    )  # one example, as a (1, D) row
     y_true = torch.tensor([[1.0]], dtype=torch.float64)
     cache = forward(p, x)
     grads = backward_by_hand(p, cache, y_true)
-    print(f"one example, D = {D}, H = {H}: y_pred = {cache['a2'].item():.4f}, "
-          f"L = {loss_fn(cache['a2'], y_true).item():.4f}")
+    print(
+        f"one example, D = {D}, H = {H}: y_pred = {cache['a2'].item():.4f}, "
+        f"L = {loss_fn(cache['a2'], y_true).item():.4f}"
+    )
     for name in ("W2", "b2", "W1", "b1"):
-        rows = grads[name].reshape(-1, D) if name == "W1" else grads[name].reshape(1, -1)
+        rows = (
+            grads[name].reshape(-1, D)
+            if name == "W1"
+            else grads[name].reshape(1, -1)
+        )
         text = " / ".join(" ".join(f"{v:+.4f}" for v in row) for row in rows)
         print(f"dL/d{name} {tuple(grads[name].shape)}: {text}")
 
@@ -101,7 +133,9 @@ def main() -> None:
         p = init_params(D, H)
         X = torch.randn(B, D, dtype=torch.float64)
         Y = torch.rand(B, 1, dtype=torch.float64)
-        diff = max_abs_diff(backward_by_hand(p, forward(p, X), Y), grads_autograd(p, X, Y))
+        diff = max_abs_diff(
+            backward_by_hand(p, forward(p, X), Y), grads_autograd(p, X, Y)
+        )
         cells = "  ".join(bound(diff[k]) for k in diff)
         print(f"{D:3d} {H:3d} {B:4d}  {cells}")
 

@@ -6,8 +6,9 @@ from torch import Tensor, nn
 
 
 # --8<-- [start:loops]
-def accumulate(model: nn.Module, x: Tensor, y: Tensor, micro: int,
-               zero_inside: bool) -> Tensor:
+def accumulate(
+    model: nn.Module, x: Tensor, y: Tensor, micro: int, zero_inside: bool
+) -> Tensor:
     """The gradient left in .grad after one cycle over `micro` micro-batches."""
     model.zero_grad()  # correct place: once per cycle
     for xb, yb in zip(x.chunk(micro), y.chunk(micro), strict=True):
@@ -33,19 +34,32 @@ def full_batch_grad(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
 # --8<-- [end:detect]
 
 
-RUNS = {"accumulation": (4, False), "zero_grad inside": (4, True),
-        "one micro-batch": (1, False), "full batch": (1, False)}
+RUNS = {
+    "accumulation": (4, False),
+    "zero_grad inside": (4, True),
+    "one micro-batch": (1, False),
+    "full batch": (1, False),
+}
 OPTIMIZERS = {"SGD": (torch.optim.SGD, 0.1), "AdamW": (torch.optim.AdamW, 3e-3)}
 
 
 # --8<-- [start:train]
-def train(x: Tensor, y: Tensor, run: str, optimizer: str, steps: int = 300,
-          batch: int = 256, seed: int = 0, eps: float = 1e-8) -> dict:
+def train(
+    x: Tensor,
+    y: Tensor,
+    run: str,
+    optimizer: str,
+    steps: int = 300,
+    batch: int = 256,
+    seed: int = 0,
+    eps: float = 1e-8,
+) -> dict:
     """One cycle per step on a fresh batch; logs loss, |g|, update RMS."""
     micro, zero_inside = RUNS[run]
     torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(x.shape[1], 32), nn.Tanh(),
-                          nn.Linear(32, 1))
+    model = nn.Sequential(
+        nn.Linear(x.shape[1], 32), nn.Tanh(), nn.Linear(32, 1)
+    )
     opt_class, lr = OPTIMIZERS[optimizer]
     kwargs = {"eps": eps} if optimizer == "AdamW" else {}
     opt = opt_class(model.parameters(), lr=lr, **kwargs)
@@ -54,7 +68,7 @@ def train(x: Tensor, y: Tensor, run: str, optimizer: str, steps: int = 300,
     for _ in range(steps):
         idx = torch.randint(len(x), (batch,), generator=batches)
         if run == "one micro-batch":  # the last quarter of the same batch
-            idx = idx[-batch // 4:]
+            idx = idx[-batch // 4 :]
         with torch.no_grad():
             log["loss"].append(nn.functional.mse_loss(model(x), y).item())
         g = accumulate(model, x[idx], y[idx], micro, zero_inside)
@@ -91,41 +105,63 @@ def main() -> None:
         same = torch.allclose(g, reference, atol=1e-6)
         ratio = (g.norm() / reference.norm()).item()
         name = "zero_grad " + ("inside loop" if zero_inside else "once/cycle")
-        print(f"{name:<22} |g|/|g_full| = {ratio:.4f}, cosine {cos:.4f}, "
-              f"same as full: {same}")
+        print(
+            f"{name:<22} |g|/|g_full| = {ratio:.4f}, cosine {cos:.4f}, "
+            f"same as full: {same}"
+        )
 
-    print(f"\n{'300 steps, batch 256':<29} {'|g| logged':>10} "
-          f"{'update RMS':>11} {'loss, last 100':>15}")
+    print(
+        f"\n{'300 steps, batch 256':<29} {'|g| logged':>10} "
+        f"{'update RMS':>11} {'loss, last 100':>15}"
+    )
     logs = {}
     for optimizer in OPTIMIZERS:
         for run in ("accumulation", "zero_grad inside", "one micro-batch"):
             log = logs[optimizer, run] = train(x, y, run, optimizer)
-            print(f"{optimizer + ', ' + run:<29} "
-                  f"{mean(log['grad norm']):10.4f} "
-                  f"{mean(log['update rms']):11.3e} "
-                  f"{mean(log['loss'][-100:]):15.4f}")
+            print(
+                f"{optimizer + ', ' + run:<29} "
+                f"{mean(log['grad norm']):10.4f} "
+                f"{mean(log['update rms']):11.3e} "
+                f"{mean(log['loss'][-100:]):15.4f}"
+            )
     for optimizer in OPTIMIZERS:
-        first = [logs[optimizer, run]["update rms"][0]
-                 for run in ("zero_grad inside", "one micro-batch")]
-        print(f"{optimizer} step 1: update RMS, zero_grad inside / one "
-              f"micro-batch {first[0] / first[1]:.4f}")
+        first = [
+            logs[optimizer, run]["update rms"][0]
+            for run in ("zero_grad inside", "one micro-batch")
+        ]
+        print(
+            f"{optimizer} step 1: update RMS, zero_grad inside / one "
+            f"micro-batch {first[0] / first[1]:.4f}"
+        )
     buggy = logs["AdamW", "zero_grad inside"]["loss"]
     twin = train(x, y, "one micro-batch", "AdamW", eps=micro * 1e-8)["loss"]
     gap = max(abs(a - b) / b for a, b in zip(buggy, twin, strict=True))
-    print(f"AdamW zero_grad inside vs one micro-batch, eps x {micro}: "
-          f"max rel. loss diff {gap:.1e}")
+    print(
+        f"AdamW zero_grad inside vs one micro-batch, eps x {micro}: "
+        f"max rel. loss diff {gap:.1e}"
+    )
 
-    _, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained",
-                           sharey=True)
+    _, axes = plt.subplots(
+        1, 2, figsize=(10, 4), layout="constrained", sharey=True
+    )
     for ax, optimizer in zip(axes, OPTIMIZERS, strict=True):
-        for run, style in zip(("accumulation", "zero_grad inside",
-                               "one micro-batch"), ["-", "--", ":"],
-                              strict=True):
-            ax.plot(logs[optimizer, run]["loss"], linestyle=style,
-                    linewidth=2 if style == "-" else 1.5, label=run)
+        for run, style in zip(
+            ("accumulation", "zero_grad inside", "one micro-batch"),
+            ["-", "--", ":"],
+            strict=True,
+        ):
+            ax.plot(
+                logs[optimizer, run]["loss"],
+                linestyle=style,
+                linewidth=2 if style == "-" else 1.5,
+                label=run,
+            )
         lr = OPTIMIZERS[optimizer][1]
-        ax.set(title=f"{optimizer}, lr {lr:g}, {micro} micro-batches of 64",
-               xlabel="optimizer step", yscale="log")
+        ax.set(
+            title=f"{optimizer}, lr {lr:g}, {micro} micro-batches of 64",
+            xlabel="optimizer step",
+            yscale="log",
+        )
         ax.legend()
     axes[0].set(ylabel="MSE on all 4096 examples")
     plt.show()

@@ -39,12 +39,18 @@ def make_batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 def make_model(seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(32, 64), nn.Tanh(), nn.Linear(64, 32),
-                         nn.Tanh(), nn.Linear(32, 1))
+    return nn.Sequential(
+        nn.Linear(32, 64),
+        nn.Tanh(),
+        nn.Linear(64, 32),
+        nn.Tanh(),
+        nn.Linear(32, 1),
+    )
 
 
-def model_gradient(seed: int = 0, device: torch.device | str = "cpu",
-                   centre: bool = False) -> torch.Tensor:
+def model_gradient(
+    seed: int = 0, device: torch.device | str = "cpu", centre: bool = False
+) -> torch.Tensor:
     """All gradients of a fresh MLP on one batch, flat: shape (4225,).
 
     centre=True subtracts the batch mean from the targets first. The last
@@ -62,15 +68,21 @@ def main() -> None:
     g = torch.tensor([4.0, 0.5])
     by_norm, by_value = clip_by_norm(g, 1.0), clip_by_value(g, 1.0)
     print(f"g = ({g[0]:.4g}, {g[1]:.4g}), |g| = {g.norm():.4g}")
-    for name, c in (("by norm, max_norm=1  ", by_norm),
-                    ("by value, clip_value=1", by_value)):
-        print(f"{name}: ({c[0]:.4f}, {c[1]:.4f}), |clipped| = {c.norm():.4f}, "
-              f"cosine = {cosine_similarity(g, c):.4f}")
+    for name, c in (
+        ("by norm, max_norm=1  ", by_norm),
+        ("by value, clip_value=1", by_value),
+    ):
+        print(
+            f"{name}: ({c[0]:.4f}, {c[1]:.4f}), |clipped| = {c.norm():.4f}, "
+            f"cosine = {cosine_similarity(g, c):.4f}"
+        )
     p = nn.Parameter(torch.zeros(2))
     p.grad = g.clone()
     nn.utils.clip_grad_value_([p], 1.0)
-    print(f"torch.nn.utils.clip_grad_value_ gives the same: "
-          f"{torch.equal(p.grad, by_value)}")
+    print(
+        f"torch.nn.utils.clip_grad_value_ gives the same: "
+        f"{torch.equal(p.grad, by_value)}"
+    )
 
     x, y = make_batch()
     with torch.no_grad():
@@ -84,17 +96,26 @@ def main() -> None:
 
     print(f"\nMLP gradient at initialisation, {n} elements")
     row("", "raw targets", "centred targets")
-    row("mean of the targets y", f"{float(y.mean()):.3f}",
-        f"{round(float((y - y.mean()).mean()), 3) + 0.0:.3f}")
+    row(
+        "mean of the targets y",
+        f"{float(y.mean()):.3f}",
+        f"{round(float((y - y.mean()).mean()), 3) + 0.0:.3f}",
+    )
     row("mean of the outputs", f"{mean_out:.3f}", f"{mean_out:.3f}")
     row("|g|", f"{raw.norm():.3f}", f"{cen.norm():.3f}")
     row("output bias gradient g_b", f"{raw[-1]:.3f}", f"{cen[-1]:.3f}")
-    row("g_b's share of |g|^2", f"{raw[-1] ** 2 / raw.norm() ** 2:.1%}",
-        f"{cen[-1] ** 2 / cen.norm() ** 2:.1%}")
+    row(
+        "g_b's share of |g|^2",
+        f"{raw[-1] ** 2 / raw.norm() ** 2:.1%}",
+        f"{cen[-1] ** 2 / cen.norm() ** 2:.1%}",
+    )
     print("cosine(g, clipped) when clipping by value at a quantile of |g_i|")
     print(" " * 27 + "raw targets" + " " * 9 + "centred targets")
-    print("  quantile       clipped    clip_value  cosine" + " " * 4
-          + "clip_value  cosine")
+    print(
+        "  quantile       clipped    clip_value  cosine"
+        + " " * 4
+        + "clip_value  cosine"
+    )
     for q in (0.99, 0.9, 0.5, 0.1):
         cells = []
         for grad in grads.values():
@@ -104,25 +125,39 @@ def main() -> None:
         frac = (raw.abs() > torch.quantile(raw.abs(), q)).float().mean().item()
         print(f"  {q:4.2f} quantile  {frac:6.1%}    {cells[0]}    {cells[1]}")
     row("sign(g) limit", f"{sign_limit(raw):.4f}", f"{sign_limit(cen):.4f}")
-    row("by norm, any max_norm",
+    row(
+        "by norm, any max_norm",
         f"{cosine_similarity(raw, clip_by_norm(raw, 1e-3)):.4f}",
-        f"{cosine_similarity(cen, clip_by_norm(cen, 1e-3)):.4f}")
+        f"{cosine_similarity(cen, clip_by_norm(cen, 1e-3)):.4f}",
+    )
 
     ratios = torch.logspace(-4, 0, 60)
     _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     for (name, grad), style in zip(grads.items(), ("--", "-."), strict=True):
         top = float(grad.abs().max())
-        cos = [cosine_similarity(grad, clip_by_value(grad, float(r) * top))
-               for r in ratios]
-        ax.plot(ratios, cos, style, label=f"by value, {name} targets: "
-                r"clip_value $= r\,\max_i |g_i|$")
-    cos_norm = [cosine_similarity(raw, clip_by_norm(raw, float(r) * raw.norm()))
-                for r in ratios]
+        cos = [
+            cosine_similarity(grad, clip_by_value(grad, float(r) * top))
+            for r in ratios
+        ]
+        ax.plot(
+            ratios,
+            cos,
+            style,
+            label=f"by value, {name} targets: "
+            r"clip_value $= r\,\max_i |g_i|$",
+        )
+    cos_norm = [
+        cosine_similarity(raw, clip_by_norm(raw, float(r) * raw.norm()))
+        for r in ratios
+    ]
     ax.plot(ratios, cos_norm, "-", label=r"by norm: max_norm $= r\,\|g\|_2$")
-    ax.set(xscale="log", ylim=(0, 1.05),
-           xlabel="threshold as a fraction $r$ of the gradient's size",
-           ylabel=r"cosine$(g, \mathrm{clip}(g))$",
-           title=f"Direction kept after clipping a gradient of {n} elements")
+    ax.set(
+        xscale="log",
+        ylim=(0, 1.05),
+        xlabel="threshold as a fraction $r$ of the gradient's size",
+        ylabel=r"cosine$(g, \mathrm{clip}(g))$",
+        title=f"Direction kept after clipping a gradient of {n} elements",
+    )
     ax.legend(loc="lower right")
     plt.show()
 

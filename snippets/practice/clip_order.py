@@ -6,18 +6,45 @@ import torch
 from torch import nn
 
 ORDERS = {
-    "backward, clip, step, zero_grad (correct)": ["backward", "clip", "step", "zero_grad"],
-    "backward, step, clip, zero_grad": ["backward", "step", "clip", "zero_grad"],
-    "clip, backward, step, zero_grad": ["clip", "backward", "step", "zero_grad"],
-    "backward, zero_grad, clip, step": ["backward", "zero_grad", "clip", "step"],
+    "backward, clip, step, zero_grad (correct)": [
+        "backward",
+        "clip",
+        "step",
+        "zero_grad",
+    ],
+    "backward, step, clip, zero_grad": [
+        "backward",
+        "step",
+        "clip",
+        "zero_grad",
+    ],
+    "clip, backward, step, zero_grad": [
+        "clip",
+        "backward",
+        "step",
+        "zero_grad",
+    ],
+    "backward, zero_grad, clip, step": [
+        "backward",
+        "zero_grad",
+        "clip",
+        "step",
+    ],
     "backward, clip, step (no zero_grad)": ["backward", "clip", "step"],
 }
 
 
 # --8<-- [start:step]
-def training_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor,
-                  y: torch.Tensor, order: list[str], max_norm: float) -> float:
-    """Run the named operations in the given order; return the norm clip_grad_norm_ saw."""
+def training_step(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    order: list[str],
+    max_norm: float,
+) -> float:
+    """Run the named operations in the given order; return the norm
+    clip_grad_norm_ saw."""
     seen = float("nan")
     for op in order:
         if op == "backward":
@@ -36,10 +63,16 @@ def flat_params(model: nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
-def update_norms(order: list[str], steps: int = 3, lr: float = 0.1, max_norm: float = 1.0,
-                 device: torch.device | str = "cpu",
-                 dtype: torch.dtype = torch.float32) -> tuple[list[float], list[float]]:
-    """|theta_{t+1} - theta_t| and the clip-reported norm for a few steps on one outlier batch."""
+def update_norms(
+    order: list[str],
+    steps: int = 3,
+    lr: float = 0.1,
+    max_norm: float = 1.0,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> tuple[list[float], list[float]]:
+    """|theta_{t+1} - theta_t| and the clip-reported norm for a few steps on one
+    outlier batch."""
     torch.manual_seed(0)
     model = nn.Linear(8, 1).to(device, dtype)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
@@ -57,8 +90,10 @@ def update_norms(order: list[str], steps: int = 3, lr: float = 0.1, max_norm: fl
 def main() -> None:
     torch.manual_seed(0)
     lr, max_norm = 0.1, 1.0
-    print(f"SGD lr = {lr}, max_norm = {max_norm}: a clipped step moves the weights by at most "
-          f"lr * max_norm = {lr * max_norm:.4g}")
+    print(
+        f"SGD lr = {lr}, max_norm = {max_norm}: a clipped step moves the weights by at most "
+        f"lr * max_norm = {lr * max_norm:.4g}"
+    )
     print(f"{'':44s}|theta_t+1 - theta_t| at t =   norm seen by clip at t =")
     print((f"{'order':44s}" + "1         2         3         " * 2).rstrip())
     for name, order in ORDERS.items():

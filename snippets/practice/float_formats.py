@@ -34,39 +34,69 @@ def smallest_positive(dtype: torch.dtype) -> float:
 
 def main() -> None:
     torch.manual_seed(0)
-    print(f"{'dtype':9s} bits exp mant  {'max':>10s}  {'min normal':>10s}  {'min subnormal':>13s}"
-          f"  {'eps':>9s}")
+    print(
+        f"{'dtype':9s} bits exp mant  {'max':>10s}  {'min normal':>10s}  {'min subnormal':>13s}"
+        f"  {'eps':>9s}"
+    )
     for dt in DTYPES:
         i = format_info(dt)
-        print(f"{str(dt)[6:]:9s} {i['bits']:4d} {i['exponent_bits']:3d} {i['mantissa_bits']:4d}  "
-              f"{i['max']:10.5g}  {i['smallest_normal']:10.3e}  {i['smallest_subnormal']:13.3e}  "
-              f"{i['eps']:9.3e}")
-    print("smallest positive number found by halving 1.0:",
-          ", ".join(f"{str(dt)[6:]} {smallest_positive(dt):.3e}" for dt in DTYPES))
+        print(
+            f"{str(dt)[6:]:9s} {i['bits']:4d} {i['exponent_bits']:3d} {i['mantissa_bits']:4d}  "
+            f"{i['max']:10.5g}  {i['smallest_normal']:10.3e}  {i['smallest_subnormal']:13.3e}  "
+            f"{i['eps']:9.3e}"
+        )
+    print(
+        "smallest positive number found by halving 1.0:",
+        ", ".join(
+            f"{str(dt)[6:]} {smallest_positive(dt):.3e}" for dt in DTYPES
+        ),
+    )
 
     print("\nwhat happens to a few numbers")
     for value in (70000.0, 1e-4, 1e-6, 1e-8, 1 + 1e-4, 1 + 1e-3):
-        cast = ", ".join(f"{str(dt)[6:]} {torch.tensor(value, dtype=dt).item():.8g}"
-                         for dt in DTYPES)
+        cast = ", ".join(
+            f"{str(dt)[6:]} {torch.tensor(value, dtype=dt).item():.8g}"
+            for dt in DTYPES
+        )
         print(f"  {value:<10g} -> {cast}")
     for dt in DTYPES:
         one = torch.tensor(1.0, dtype=dt)
         spacing = (torch.nextafter(one, 2 * one) - one).item()
-        print(f"{str(dt)[6:]:9s}: 1 + 1e-4 == 1 is {bool(one + 1e-4 == one)}, "
-              f"spacing of numbers just above 1 = {spacing:.3e}")
+        print(
+            f"{str(dt)[6:]:9s}: 1 + 1e-4 == 1 is {bool(one + 1e-4 == one)}, "
+            f"spacing of numbers just above 1 = {spacing:.3e}"
+        )
 
     fig, ax = plt.subplots(figsize=(7, 3.4), layout="constrained")
     for row, dt in enumerate(DTYPES):
         i = format_info(dt)
         sub, norm, top = i["smallest_subnormal"], i["smallest_normal"], i["max"]
-        ax.barh(row, norm - sub, left=sub, height=0.5, color=f"C{row}", alpha=0.35, hatch="//",
-                edgecolor=f"C{row}",
-                label="subnormal range" if row == 0 else None)
-        ax.barh(row, top - norm, left=norm, height=0.5, color=f"C{row}",
-                label="normal range" if row == 0 else None)
+        ax.barh(
+            row,
+            norm - sub,
+            left=sub,
+            height=0.5,
+            color=f"C{row}",
+            alpha=0.35,
+            hatch="//",
+            edgecolor=f"C{row}",
+            label="subnormal range" if row == 0 else None,
+        )
+        ax.barh(
+            row,
+            top - norm,
+            left=norm,
+            height=0.5,
+            color=f"C{row}",
+            label="normal range" if row == 0 else None,
+        )
     ax.set_yticks(range(len(DTYPES)), [str(dt)[6:] for dt in DTYPES])
-    ax.set(xscale="log", xlim=(1e-47, 1e41), xlabel="magnitude |x|",
-           title="Representable magnitudes (log scale)")
+    ax.set(
+        xscale="log",
+        xlim=(1e-47, 1e41),
+        xlabel="magnitude |x|",
+        title="Representable magnitudes (log scale)",
+    )
     fig.legend(fontsize=8, loc="outside lower center", ncols=2)
     plt.show()
 

@@ -29,7 +29,9 @@ def relu_prime(x: torch.Tensor) -> torch.Tensor:
     return (x > 0).to(x.dtype)  # 0 at x = 0, as autograd uses
 
 
-def leaky_relu_prime(x: torch.Tensor, slope: float = LEAKY_SLOPE) -> torch.Tensor:
+def leaky_relu_prime(
+    x: torch.Tensor, slope: float = LEAKY_SLOPE
+) -> torch.Tensor:
     return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, slope))
 
 
@@ -38,7 +40,9 @@ def elu_prime(x: torch.Tensor, alpha: float = ELU_ALPHA) -> torch.Tensor:
 
 
 def selu_prime(x: torch.Tensor) -> torch.Tensor:
-    return SELU_SCALE * torch.where(x > 0, torch.ones_like(x), SELU_ALPHA * torch.exp(x))
+    return SELU_SCALE * torch.where(
+        x > 0, torch.ones_like(x), SELU_ALPHA * torch.exp(x)
+    )
 
 
 def gelu_prime(x: torch.Tensor) -> torch.Tensor:
@@ -56,8 +60,13 @@ def silu_prime(x: torch.Tensor) -> torch.Tensor:
 
 
 # name -> (the activation as torch implements it, our derivative)
-ACTIVATIONS: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor],
-                             Callable[[torch.Tensor], torch.Tensor]]] = {
+ACTIVATIONS: dict[
+    str,
+    tuple[
+        Callable[[torch.Tensor], torch.Tensor],
+        Callable[[torch.Tensor], torch.Tensor],
+    ],
+] = {
     "sigmoid": (torch.sigmoid, sigmoid_prime),
     "tanh": (torch.tanh, tanh_prime),
     "ReLU": (F.relu, relu_prime),
@@ -70,7 +79,9 @@ ACTIVATIONS: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor],
 
 
 # --8<-- [start:autograd]
-def autograd_derivative(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+def autograd_derivative(
+    f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+) -> torch.Tensor:
     """f'(x) elementwise from autograd: the gradient of sum(f(x)) w.r.t. x."""
     x = x.detach().clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(f(x).sum(), x)
@@ -84,15 +95,18 @@ def autograd_derivative(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
 KINKS: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], float]] = {
     "F.relu(x) at 0": (F.relu, 0.0),
     "x.clamp(min=0) at 0": (lambda x: x.clamp(min=0), 0.0),
-    "torch.maximum(x, 0) at 0":
-        (lambda x: torch.maximum(x, torch.zeros_like(x)), 0.0),
+    "torch.maximum(x, 0) at 0": (
+        lambda x: torch.maximum(x, torch.zeros_like(x)),
+        0.0,
+    ),
     "x.abs() at 0": (torch.abs, 0.0),
     "F.relu6(x) at 6": (F.relu6, 6.0),
 }
 
 
-def derivative_at(f: Callable[[torch.Tensor], torch.Tensor],
-                  point: float) -> float:
+def derivative_at(
+    f: Callable[[torch.Tensor], torch.Tensor], point: float
+) -> float:
     x = torch.tensor([point], dtype=torch.float64)
     return float(autograd_derivative(f, x))
 # --8<-- [end:kinks]
@@ -100,7 +114,9 @@ def derivative_at(f: Callable[[torch.Tensor], torch.Tensor],
 
 def main() -> None:
     torch.manual_seed(0)
-    x = torch.arange(-5000, 5001, dtype=torch.float64) / 1000  # -5 .. 5, step 0.001, x = 0 included
+    x = (
+        torch.arange(-5000, 5001, dtype=torch.float64) / 1000
+    )  # -5 .. 5, step 0.001, x = 0 included
     print("on x in [-5, 5], step 0.001, float64")
     print("activation  |hand - autograd|     f(0)    f'(0)   min f'   max f'")
     peaks = []
@@ -109,9 +125,11 @@ def main() -> None:
         gap = float((hand - autograd_derivative(f, x)).abs().max())
         i_max = int(hand.argmax())
         zero = torch.zeros(1, dtype=torch.float64)
-        print(f"{name:11s} {'< 1e-12' if gap < 1e-12 else f'{gap:.1e}':>17s} "
-              f"{float(f(zero)):8.4f} {float(f_prime(zero)):8.4f} "
-              f"{float(hand.min()):8.4f} {float(hand.max()):8.4f}")
+        print(
+            f"{name:11s} {'< 1e-12' if gap < 1e-12 else f'{gap:.1e}':>17s} "
+            f"{float(f(zero)):8.4f} {float(f_prime(zero)):8.4f} "
+            f"{float(hand.min()):8.4f} {float(hand.max()):8.4f}"
+        )
         if name in ("GELU", "SiLU"):
             peaks.append(f"{name}' peaks at x = {float(x[i_max]):.3f}")
     print("; ".join(peaks))
@@ -119,17 +137,27 @@ def main() -> None:
     for name, (f, point) in KINKS.items():
         print(f"  {name:26s} {derivative_at(f, point):.1f}")
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
+    fig, (ax1, ax2) = plt.subplots(
+        1, 2, figsize=(11, 4.5), layout="constrained"
+    )
     styles = ["-", "--", "-", "--", "-.", ":", "-", "--"]
     for i, (name, (f, f_prime)) in enumerate(ACTIVATIONS.items()):
         ax1.plot(x, f(x), color=f"C{i}", linestyle=styles[i], label=name)
         ax2.plot(x, f_prime(x), color=f"C{i}", linestyle=styles[i], label=name)
-    ax1.set(title="Activations $f(x)$", xlabel="$x$", ylabel="$f(x)$", ylim=(-2, 5))
-    ax2.set(title="Derivatives $f'(x)$ (by hand, equal to autograd)", xlabel="$x$",
-            ylabel="$f'(x)$", ylim=(-0.2, 1.85))
+    ax1.set(
+        title="Activations $f(x)$", xlabel="$x$", ylabel="$f(x)$", ylim=(-2, 5)
+    )
+    ax2.set(
+        title="Derivatives $f'(x)$ (by hand, equal to autograd)",
+        xlabel="$x$",
+        ylabel="$f'(x)$",
+        ylim=(-0.2, 1.85),
+    )
     ax1.legend(fontsize=8)
     ax2.legend(fontsize=8, ncols=2)
-    fig.suptitle("Activation functions and the local factor they put into backprop")
+    fig.suptitle(
+        "Activation functions and the local factor they put into backprop"
+    )
     plt.show()
 
 

@@ -20,7 +20,7 @@ ACTIVATIONS = {
 def gaussian_grid(n: int = 40_001) -> tuple[torch.Tensor, torch.Tensor]:
     """Points u on [-12, 12] and weights w with sum(w * g(u)) ~ E[g(u)]."""
     u = torch.linspace(-12, 12, n, dtype=torch.float64)
-    w = torch.exp(-u**2 / 2)
+    w = torch.exp(-(u**2) / 2)
     return u, w / w.sum()
 
 
@@ -37,16 +37,19 @@ def variance_ratio(f, gain: float, q: float) -> float:
 
 
 # --8<-- [start:fading]
-def fading_stack(f, gain: float, depth: int, x: torch.Tensor, y: torch.Tensor
-                 ) -> dict[str, list[float]]:
+def fading_stack(
+    f, gain: float, depth: int, x: torch.Tensor, y: torch.Tensor
+) -> dict[str, list[float]]:
     """Plain stack a_l = f(a_{l-1} W_l^T), MSE of a linear head against y.
 
     Per layer l: ||a_{l-1}|| (the layer's input), ||dL/dz_l|| and
     ||dL/dW_l||, where dL/dW_l = (dL/dz_l)^T a_{l-1}.
     """
     n = x.shape[1]
-    ws = [torch.randn(n, n, dtype=x.dtype) * gain / math.sqrt(n)
-          for _ in range(depth)]
+    ws = [
+        torch.randn(n, n, dtype=x.dtype) * gain / math.sqrt(n)
+        for _ in range(depth)
+    ]
     ws = [w.requires_grad_(True) for w in ws]
     a, inputs, zs = x, [], []
     for w in ws:
@@ -57,9 +60,11 @@ def fading_stack(f, gain: float, depth: int, x: torch.Tensor, y: torch.Tensor
         a = f(z)
     head = torch.randn(n, 1, dtype=x.dtype) / math.sqrt(n)
     ((a @ head - y) ** 2).mean().backward()
-    return {"input": [float(a.norm()) for a in inputs],
-            "delta": [float(z.grad.norm()) for z in zs],
-            "weight": [float(w.grad.norm()) for w in ws]}
+    return {
+        "input": [float(a.norm()) for a in inputs],
+        "delta": [float(z.grad.norm()) for z in zs],
+        "weight": [float(w.grad.norm()) for w in ws],
+    }
 # --8<-- [end:fading]
 
 
@@ -80,30 +85,43 @@ def main() -> None:
     print("GELU at other gains, small and large signals:")
     for gain in [1.8, 2.0, 2.5]:
         lo, hi = (variance_ratio(F.gelu, gain, q) for q in (1e-4, 1e4))
-        print(f"  gain {gain:.1f}: q_next/q {lo:.4f} at q = 1e-4, "
-              f"{hi:.4f} at q = 1e4")
+        print(
+            f"  gain {gain:.1f}: q_next/q {lo:.4f} at q = 1e-4, "
+            f"{hi:.4f} at q = 1e4"
+        )
 
     depth, n = 50, 128
     x = torch.randn(256, n, dtype=torch.float64)
     y = torch.randn(256, 1, dtype=torch.float64)
     stack = fading_stack(F.gelu, math.sqrt(2), depth, x, y)
-    print(f"GELU stack, gain sqrt(2), {depth} layers: factor per layer, "
-          "layer 30 -> 50")
-    for key, label in [("input", "||a_(l-1)||, forward"),
-                       ("delta", "||dL/dz_l||, forward"),
-                       ("weight", "||dL/dW_l||, forward")]:
+    print(
+        f"GELU stack, gain sqrt(2), {depth} layers: factor per layer, "
+        "layer 30 -> 50"
+    )
+    for key, label in [
+        ("input", "||a_(l-1)||, forward"),
+        ("delta", "||dL/dz_l||, forward"),
+        ("weight", "||dL/dW_l||, forward"),
+    ]:
         print(f"  {label:24s} {per_layer(stack[key], 30, depth):.4f}")
 
     _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     grid = torch.logspace(-4, 4, 33).tolist()
     for i, (name, (f, gain)) in enumerate(ACTIVATIONS.items()):
-        ax.semilogx(grid, [variance_ratio(f, gain, q) for q in grid],
-                    color=f"C{i}", marker="os^v"[i], markevery=4,
-                    label=f"{name}, gain {gain:.3g}")
+        ax.semilogx(
+            grid,
+            [variance_ratio(f, gain, q) for q in grid],
+            color=f"C{i}",
+            marker="os^v"[i],
+            markevery=4,
+            label=f"{name}, gain {gain:.3g}",
+        )
     ax.axhline(1, color="0.5", linestyle=":", label="variance kept")
-    ax.set(title="One layer's variance map in a plain stack",
-           xlabel="variance $q$ of the pre-activations",
-           ylabel=r"$q_\mathrm{next} / q$")
+    ax.set(
+        title="One layer's variance map in a plain stack",
+        xlabel="variance $q$ of the pre-activations",
+        ylabel=r"$q_\mathrm{next} / q$",
+    )
     ax.legend(fontsize=8)
     plt.show()
 

@@ -9,7 +9,9 @@ import torch
 from torch import nn
 
 
-def tanh_classifier(depth: int, width: int, n_in: int, classes: int, init: str) -> nn.Sequential:
+def tanh_classifier(
+    depth: int, width: int, n_in: int, classes: int, init: str
+) -> nn.Sequential:
     """A deep tanh MLP; init = "default" (nn.Linear's) or "xavier-tanh" (gain 5/3, zero bias,
     output layer scaled by 0.01 so the first predictions are close to uniform)."""
     sizes = [n_in] + [width] * depth
@@ -21,7 +23,9 @@ def tanh_classifier(depth: int, width: int, n_in: int, classes: int, init: str) 
     if init == "xavier-tanh":
         for m in model:
             if isinstance(m, nn.Linear):
-                nn.init.xavier_normal_(m.weight, gain=nn.init.calculate_gain("tanh"))
+                nn.init.xavier_normal_(
+                    m.weight, gain=nn.init.calculate_gain("tanh")
+                )
                 nn.init.zeros_(m.bias)
         with torch.no_grad():
             head.weight.mul_(0.01)
@@ -29,12 +33,17 @@ def tanh_classifier(depth: int, width: int, n_in: int, classes: int, init: str) 
 
 
 # --8<-- [start:checks]
-def sanity_report(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor, classes: int
-                  ) -> dict[str, tuple[float, bool]]:
-    """Measure, at init, the things that should hold before training starts: name -> (value, ok)."""
+def sanity_report(
+    model: nn.Sequential, x: torch.Tensor, y: torch.Tensor, classes: int
+) -> dict[str, tuple[float, bool]]:
+    """Measure, at init, the things that should hold before training starts:
+    name -> (value, ok)."""
     acts = []
-    hooks = [m.register_forward_hook(lambda _m, _i, out: acts.append(out.detach()))
-             for m in model if isinstance(m, nn.Tanh | nn.ReLU)]
+    hooks = [
+        m.register_forward_hook(lambda _m, _i, out: acts.append(out.detach()))
+        for m in model
+        if isinstance(m, nn.Tanh | nn.ReLU)
+    ]
     logits = model(x)
     for h in hooks:
         h.remove()
@@ -58,8 +67,9 @@ def sanity_report(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor, classe
     }
 
 
-def overfits_one_batch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 200
-                       ) -> tuple[float, float]:
+def overfits_one_batch(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 200
+) -> tuple[float, float]:
     """Train on one small batch; a healthy model drives its loss towards zero."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     with torch.no_grad():
@@ -85,8 +95,10 @@ def main() -> None:
         for name, (value, ok) in sanity_report(model, x, y, classes).items():
             print(f"  {'ok' if ok else 'FAIL':4s}  {name:40s} {value:.3g}")
         first, last = overfits_one_batch(model, x[:16], y[:16])
-        print(f"  {'ok' if last < 0.1 * first else 'FAIL':4s}  "
-              f"{'overfit 16 examples in 200 steps':40s} loss {first:.3g} -> {last:.3g}")
+        print(
+            f"  {'ok' if last < 0.1 * first else 'FAIL':4s}  "
+            f"{'overfit 16 examples in 200 steps':40s} loss {first:.3g} -> {last:.3g}"
+        )
 
 
 if __name__ == "__main__":

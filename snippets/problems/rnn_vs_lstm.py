@@ -10,8 +10,11 @@ from torch import nn
 
 
 # --8<-- [start:steps]
-def rnn_step_jacobian(cell: nn.RNNCell, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """dh_t/dh_{t-1} = diag(1 - h_t^2) W_hh for h_t = tanh(W_ih x + b_ih + W_hh h + b_hh)."""
+def rnn_step_jacobian(
+    cell: nn.RNNCell, x: torch.Tensor, h: torch.Tensor
+) -> torch.Tensor:
+    """dh_t/dh_{t-1} = diag(1 - h_t^2) W_hh for h_t = tanh(W_ih x + b_ih + W_hh
+    h + b_hh)."""
     h_next = cell(x, h)
     return (1 - h_next**2)[:, None] * cell.weight_hh
 
@@ -20,16 +23,27 @@ def lstm_step(
     cell: nn.LSTMCell, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One LSTM step written out; returns h_t, c_t and the forget gate f_t."""
-    gates = x @ cell.weight_ih.T + cell.bias_ih + h @ cell.weight_hh.T + cell.bias_hh
+    gates = (
+        x @ cell.weight_ih.T
+        + cell.bias_ih
+        + h @ cell.weight_hh.T
+        + cell.bias_hh
+    )
     i, f, g, o = gates.chunk(4, dim=-1)  # PyTorch's gate order
-    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    i, f, g, o = (
+        torch.sigmoid(i),
+        torch.sigmoid(f),
+        torch.tanh(g),
+        torch.sigmoid(o),
+    )
     c_next = f * c + i * g  # the additive cell path: dc_t/dc_{t-1} = diag(f_t)
     return o * torch.tanh(c_next), c_next, f
 # --8<-- [end:steps]
 
 
 def set_forget_bias(cell: nn.LSTMCell, value: float) -> nn.LSTMCell:
-    """Set the total forget-gate bias b_if + b_hf to `value` (f = sigmoid(value) at zero input)."""
+    """Set the total forget-gate bias b_if + b_hf to `value` (f = sigmoid(value)
+    at zero input)."""
     hidden = cell.hidden_size
     with torch.no_grad():
         cell.bias_ih[hidden : 2 * hidden] = value
@@ -38,7 +52,9 @@ def set_forget_bias(cell: nn.LSTMCell, value: float) -> nn.LSTMCell:
 
 
 # --8<-- [start:grads]
-def input_grad_norms(cell: nn.Module, x: torch.Tensor) -> tuple[list[float], float]:
+def input_grad_norms(
+    cell: nn.Module, x: torch.Tensor
+) -> tuple[list[float], float]:
     """||dL/dx_t|| for every step t of x (T, batch, n_in), L from the last hidden state only.
 
     Also returns the mean forget gate (nan for a vanilla RNN)."""
@@ -76,11 +92,15 @@ def main() -> None:
         lstm = nn.LSTMCell(n_in, hidden)
         if bias:
             set_forget_bias(lstm, bias)
-        label = "LSTM, default init" if bias == 0 else f"LSTM, forget bias {bias:g}"
+        label = (
+            "LSTM, default init" if bias == 0 else f"LSTM, forget bias {bias:g}"
+        )
         cells[label] = lstm
 
     results = {}
-    print(f"{steps} steps, loss on the last hidden state; ratio = ||dL/dx_1|| / ||dL/dx_{steps}||")
+    print(
+        f"{steps} steps, loss on the last hidden state; ratio = ||dL/dx_1|| / ||dL/dx_{steps}||"
+    )
     print(f"{'model':26s} {'ratio':>10s} {'mean f':>7s}")
     for name, cell in cells.items():
         norms, mean_f = input_grad_norms(cell, x)
@@ -93,9 +113,11 @@ def main() -> None:
     styles = ["C0-", "C0:", "C1--", "C2-.", "C3-"]
     for (name, norms), style in zip(results.items(), styles, strict=True):
         ax.semilogy(range(1, steps + 1), norms, style, label=name)
-    ax.set(title="How much of the loss gradient reaches each input step",
-           xlabel="time step $t$ (the loss is computed after step 100)",
-           ylabel=r"$\|\partial L/\partial x_t\|$ (log)")
+    ax.set(
+        title="How much of the loss gradient reaches each input step",
+        xlabel="time step $t$ (the loss is computed after step 100)",
+        ylabel=r"$\|\partial L/\partial x_t\|$ (log)",
+    )
     ax.legend(fontsize=8)
     plt.show()
 

@@ -50,40 +50,55 @@ def main() -> None:
     depth, width, batch = 50, 128, 256
     x = torch.randn(batch, width, dtype=torch.float64)
     y = torch.randn(batch, width, dtype=torch.float64)
-    print(f"sigmoid MLP, {depth} layers of width {width}, no biases, "
-          f"batch {batch}, float64")
+    print(
+        f"sigmoid MLP, {depth} layers of width {width}, no biases, "
+        f"batch {batch}, float64"
+    )
     print("W_l std = gain / sqrt(n); ratio = ||dL/dW_1|| / ||dL/dW_50||")
-    print(f"{'gain':>6} {'ratio':>10} {'per layer':>10} "
-          f"{'RMS sigma_prime':>16} {'gain x RMS':>11}")
+    print(
+        f"{'gain':>6} {'ratio':>10} {'per layer':>10} "
+        f"{'RMS sigma_prime':>16} {'gain x RMS':>11}"
+    )
     profiles = {}
     for gain in GAINS:
         torch.manual_seed(1)
         norms, rms = sigmoid_stack_grads(
-            gained_weights(depth, width, gain), x, y)
+            gained_weights(depth, width, gain), x, y
+        )
         profiles[gain] = norms
-        print(f"gain {gain:>4.0f} {norms[0] / norms[-1]:10.3g} "
-              f"{factor_per_layer(norms):10.3f} {rms:16.4f} "
-              f"{gain * rms:11.3f}")
+        print(
+            f"gain {gain:>4.0f} {norms[0] / norms[-1]:10.3g} "
+            f"{factor_per_layer(norms):10.3f} {rms:16.4f} "
+            f"{gain * rms:11.3f}"
+        )
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4),
-                                   layout="constrained")
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     styles = ["C0o-", "C1s--", "C2^-.", "C3v:", "C4D-", "C5x--"]
     for (gain, norms), style in zip(profiles.items(), styles, strict=True):
         rel = [n / norms[-1] for n in norms]
-        ax1.semilogy(range(1, depth + 1), rel, style, markersize=3,
-                     label=f"gain {gain:.0f}")
-    ax1.set(title="Gradient per layer, relative to layer 50",
-            xlabel="layer $l$ (1 = next to the input)",
-            ylabel=r"$\|\partial L/\partial W_l\| \,/\, "
-                   r"\|\partial L/\partial W_{50}\|$ (log)")
+        ax1.semilogy(
+            range(1, depth + 1),
+            rel,
+            style,
+            markersize=3,
+            label=f"gain {gain:.0f}",
+        )
+    ax1.set(
+        title="Gradient per layer, relative to layer 50",
+        xlabel="layer $l$ (1 = next to the input)",
+        ylabel=r"$\|\partial L/\partial W_l\| \,/\, "
+        r"\|\partial L/\partial W_{50}\|$ (log)",
+    )
     ax1.legend(fontsize="small")
     ratios = [p[0] / p[-1] for p in profiles.values()]
     ax2.semilogy(GAINS, ratios, "C0o-", label="measured ratio, layer 1 / 50")
     ax2.axhline(1.0, color="0.5", linestyle=":", label="ratio 1")
-    ax2.set(title="First-to-last ratio against the weight gain",
-            xlabel=r"weight gain $g$ (std $g/\sqrt{n}$)",
-            ylabel=r"$\|\partial L/\partial W_1\| / "
-                   r"\|\partial L/\partial W_{50}\|$ (log)")
+    ax2.set(
+        title="First-to-last ratio against the weight gain",
+        xlabel=r"weight gain $g$ (std $g/\sqrt{n}$)",
+        ylabel=r"$\|\partial L/\partial W_1\| / "
+        r"\|\partial L/\partial W_{50}\|$ (log)",
+    )
     ax2.legend()
     fig.suptitle(f"Sigmoid MLP, {depth} layers of width {width}")
     plt.show()
