@@ -26,6 +26,7 @@ class Build:
     plan: Plan
     report: executor.Report
     notebooks: tuple[str, ...]  # exercise sources, by path from the root
+    pages: dict[str, str]  # every page's Markdown, by path from the root (docs/part/page.md)
 
     @property
     def results(self) -> dict[str, Result]:
@@ -80,7 +81,7 @@ def run(settings: Settings, pages: dict[str, str], progress: executor.Progress =
     problems = check(plan, report)
     if problems:
         raise BuildError(problems)
-    return Build(settings, plan, report, notebooks)
+    return Build(settings, plan, report, notebooks, pages)
 
 
 def staging_config(config: str, build: Build) -> str:
@@ -128,7 +129,7 @@ def write_staging(build: Build, config_file: Path) -> Path:
     source = settings.root / settings.docs_dir
     shutil.copytree(source, docs, ignore=shutil.ignore_patterns("*.md"))
     notebook_pages = set(build.notebook_pages())
-    for path, text in read_pages(settings).items():
+    for path, text in build.pages.items():
         page = Path(path).relative_to(settings.docs_dir).as_posix()
         _write(docs / page, markdown_exercise_links(build.page(text, page), page, notebook_pages))
     for path, content in {**build.files(), **build.exercise_pages()}.items():

@@ -34,7 +34,7 @@ def _imported_names(source: str) -> set[str]:
     return names
 
 
-def local_modules(snippet: Path, snippets_dir: Path) -> list[Path]:
+def local_modules(snippet: Path) -> list[Path]:
     """The snippet and the local modules it imports, transitively, sorted: modules beside it,
     where `python snippet.py` finds them (sys.path[0] is the script's folder)."""
     seen: dict[Path, None] = {}
@@ -85,7 +85,7 @@ def cache_key(snippet: Path, snippets_dir: Path, locked: str) -> str:
         str(path.relative_to(root)) if path.is_relative_to(root) else path.name: hashlib.sha256(
             path.read_bytes()
         ).hexdigest()
-        for path in local_modules(snippet, snippets_dir)
+        for path in local_modules(snippet)
     }
     material = {
         "executor": executor_digest(),
