@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from background import Lane, start_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGED = ROOT / ".cache" / "docs-exec" / "staging"
@@ -25,6 +26,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="cpu",
         help="torch device for the snippet checks (cpu, cuda); published outputs come from cpu",
     )
+
+
+LANE = Lane()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if not session.config.option.collectonly:
+        start_jobs(LANE, session.items)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    LANE.close()
+
+
+@pytest.fixture(scope="session")
+def background() -> Lane:
+    """The lane where the slowest subprocess checks run beside the main process."""
+    return LANE
 
 
 @pytest.fixture(scope="session")

@@ -16,9 +16,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
+from background import Lane
 from sitecheck import ROOT
 
 from tools.kernels import (
@@ -26,7 +29,8 @@ from tools.kernels import (
     Setting,
     declared_tolerances,
     recorded_stdout,
-    run_all,
+    run_setting,
+    run_standalone,
     same_output,
     snippet_names,
 )
@@ -35,30 +39,57 @@ NAMES = snippet_names()
 CAPABILITY_NAMES = {"default": "DEFAULT", "avx2": "AVX2", "avx512": "AVX512"}
 
 
-@pytest.fixture(scope="session")
-def standalone_runs(
-    request: pytest.FixtureRequest, built_site: Path
-) -> dict[tuple[str, str], subprocess.CompletedProcess]:
-    """The standalone runs of the snippets whose tests this session selected (all of them in
-    `make test`, one with `-k name`), started together so that they share the cores."""
-    test = test_snippet_prints_what_the_page_shows_on_any_kernels.__name__
-    selected = sorted(
-        {
-            item.callspec.params["name"]
-            for item in request.session.items
-            if getattr(item, "originalname", "") == test
-        }
+MATRIX = "test_snippet_prints_what_the_page_shows_on_any_kernels"
+RERUN = "test_trajectory_claims_hold_on_other_kernels_and_thread_counts"
+
+
+def background_jobs(items: list[pytest.Item], scratch: Path) -> dict[str, Callable[[], object]]:
+    """The standalone runs of the snippets this session selected (all of them in `make test`),
+    one job per setting, then the trajectory tests again under each other setting."""
+    jobs: dict[str, Callable[[], object]] = {}
+    matrix = [item.callspec.params for item in items if item.originalname == MATRIX]
+    for setting in SETTINGS:
+        names = sorted({p["name"] for p in matrix if p["setting"] == setting})
+        if names:
+            jobs[setting.name] = partial(run_setting, names, setting, cores=CORES_BESIDE_PYTEST)
+    for item in items:
+        if item.originalname == RERUN:
+            setting = item.callspec.params["setting"]
+            jobs[f"trajectory {setting.name}"] = partial(rerun_trajectory_tests, setting)
+    return jobs
+
+
+# The main pytest process keeps one core busy; the background lane gets the others.
+CORES_BESIDE_PYTEST = max(1, (os.cpu_count() or 1) - 1)
+
+
+def rerun_trajectory_tests(setting: Setting) -> subprocess.CompletedProcess:
+    """The tests marked `trajectory` in a pytest of their own under `setting`. Some read the
+    outputs the build recorded; those are brought up to date first, under the machine's own
+    settings, or a cold cache would be filled by this setting's kernels."""
+    record = [sys.executable, "-m", "docs_exec", "run"]
+    recorded = subprocess.run(record, cwd=ROOT, capture_output=True, text=True)
+    if recorded.returncode:
+        raise RuntimeError(f"python -m docs_exec run failed:\n{recorded.stdout[-3000:]}")
+    env = {**setting.env(), "TEST_TORCH_THREADS": str(setting.threads or os.cpu_count() or 1)}
+    parts = sorted({str(test.parent.relative_to(ROOT)) for test in ROOT.glob("tests/*/test_*.py")})
+    marked = "trajectory and not slow"
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", marked, *parts],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
-    return run_all(selected)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.name.replace(" ", "-"))
 @pytest.mark.parametrize("name", NAMES)
 def test_snippet_prints_what_the_page_shows_on_any_kernels(
-    name: str, setting: Setting, standalone_runs: dict
+    name: str, setting: Setting, background: Lane, built_site: Path
 ) -> None:
-    done = standalone_runs[(setting.name, name)]
+    done = background.result(setting.name)[name]
     assert done.returncode == 0, done.stderr
     snippet = f"snippets/{name}"
     declared = declared_tolerances().get(snippet, ())
@@ -68,25 +99,22 @@ def test_snippet_prints_what_the_page_shows_on_any_kernels(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("setting", SETTINGS[1:], ids=lambda s: s.name.replace(" ", "-"))
-def test_trajectory_claims_hold_on_other_kernels_and_thread_counts(setting: Setting) -> None:
-    env = {**setting.env(), "TEST_TORCH_THREADS": str(setting.threads or os.cpu_count() or 1)}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-m",
-            "trajectory and not slow",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+def test_trajectory_claims_hold_on_other_kernels_and_thread_counts(
+    setting: Setting, background: Lane
+) -> None:
+    done = background.result(f"trajectory {setting.name}")
     assert done.returncode == 0, f"under {setting.name}:\n{done.stdout[-4000:]}"
+    assert " passed" in done.stdout.splitlines()[-1], done.stdout[-2000:]
+
+
+@pytest.mark.parametrize("name", ["foundations/chain_rule.py", "foundations/fan_out.py"])
+def test_a_forked_run_prints_what_python_snippet_py_prints(name: str) -> None:
+    """The kernel matrix forks its runs from a preloaded interpreter (tools/preloaded.py); a
+    reader runs `python snippet.py`. Both must print the same bytes."""
+    setting = SETTINGS[0]
+    forked, plain = run_setting([name], setting)[name], run_standalone(name, setting)
+    assert plain.returncode == forked.returncode == 0, forked.stderr + plain.stderr
+    assert forked.stdout == plain.stdout != ""
 
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.name.replace(" ", "-"))

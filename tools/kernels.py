@@ -11,6 +11,7 @@ Usage: python tools/kernels.py [snippet names]   (prints the spread table for RE
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -18,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from docs_exec.values import label_pattern
 
 ROOT = Path(__file__).resolve().parent.parent
 SNIPPETS = ROOT / "snippets"
+PRELOADED = Path(__file__).resolve().parent / "preloaded.py"
 SETTINGS_OF_THE_BUILD = from_config_file(ROOT / "mkdocs.yml")
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
@@ -179,18 +180,51 @@ class Cell:
     failure: str | None
 
 
+def run_scripts(
+    scripts: list[Path], env: dict[str, str], jobs: int = 1
+) -> dict[Path, subprocess.CompletedProcess]:
+    """Each script's result as if it had been run with `python script` in an empty folder
+    under `env` (a CompletedProcess, so that callers cannot tell the difference)."""
+    done = subprocess.run(
+        [sys.executable, str(PRELOADED), str(jobs), *map(str, scripts)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        raise RuntimeError(f"the preloaded runner failed:\n{done.stderr[-2000:]}")
+    results = {}
+    for line in done.stdout.splitlines():
+        result = json.loads(line)
+        path = Path(result.pop("script"))
+        results[path] = subprocess.CompletedProcess([sys.executable, str(path)], **result)
+    missing = set(scripts) - set(results)
+    if missing:
+        raise RuntimeError(f"the preloaded runner returned nothing for {sorted(missing)}")
+    return results
+
+
+def run_setting(
+    names: list[str], setting: Setting, cores: int | None = None
+) -> dict[str, subprocess.CompletedProcess]:
+    """Every snippet under one setting, each as `python snippets/<name>` from an empty folder
+    (forked from a preloaded interpreter: tools/preloaded.py), as many at once as leave each
+    run its threads (oversubscribed cores spin in OpenMP and crawl)."""
+    cores = cores or os.cpu_count() or 1
+    jobs = max(1, cores // (setting.threads or cores))
+    done = run_scripts([SNIPPETS / name for name in names], setting.env(), jobs)
+    return {name: done[SNIPPETS / name] for name in names}
+
+
 def run_all(
     names: list[str], settings: tuple[Setting, ...] = SETTINGS
 ) -> dict[tuple[str, str], subprocess.CompletedProcess]:
-    """Every snippet under every setting, by (setting name, snippet name); as many at once as
-    leave each run its threads (oversubscribed cores spin in OpenMP and crawl)."""
-    runs = {}
-    cores = os.cpu_count() or 1
-    for setting in settings:
-        with ThreadPoolExecutor(max_workers=max(1, cores // (setting.threads or cores))) as pool:
-            done = pool.map(run_standalone, names, [setting] * len(names))
-            runs.update({(setting.name, n): d for n, d in zip(names, done, strict=True)})
-    return runs
+    """Every snippet under every setting, by (setting name, snippet name)."""
+    return {
+        (setting.name, name): done
+        for setting in settings
+        for name, done in run_setting(names, setting).items()
+    }
 
 
 def measure(done: subprocess.CompletedProcess, name: str, declared: tuple) -> Cell:

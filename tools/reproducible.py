@@ -43,7 +43,7 @@ def clean_build(scratch: Path, name: str, workers: int, threads: int) -> Path:
         text=True,
     )
     if done.returncode:
-        sys.exit(f"build {name} failed:\n{done.stderr}")
+        raise RuntimeError(f"clean build {name} failed:\n{done.stderr}")
     return project / "site"
 
 

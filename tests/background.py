@@ -1,0 +1,57 @@
+"""One background lane for the suite's slowest checks: the kernel matrix, the trajectory
+reruns and a clean build all run in subprocesses, so they need no pytest process of their own.
+
+They start as soon as collection ends, one after the other, and keep the second core busy
+while the main process runs everything else; their tests wait for the result. A test module
+names its jobs with `background_jobs(items, scratch)` (its own selected items and a folder
+that lasts the session in, {name: callable} out);
+a job whose tests were not selected never runs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+class Lane:
+    """Jobs run in the order they were submitted, one at a time."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="background")
+        self._jobs: dict[str, Future] = {}
+        self._scratch = tempfile.TemporaryDirectory(prefix="pytest-background-")
+        self.scratch = Path(self._scratch.name)
+
+    def submit(self, name: str, job: Callable[[], Any]) -> None:
+        if name in self._jobs:
+            raise ValueError(f"two background jobs are named {name!r}")
+        self._jobs[name] = self._pool.submit(job)
+
+    def result(self, name: str) -> Any:
+        """The job's return value (its exception, raised here, if it failed)."""
+        if name not in self._jobs:
+            raise KeyError(f"no background job {name!r}; its module's background_jobs names it")
+        return self._jobs[name].result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._scratch.cleanup()
+
+
+def start_jobs(lane: Lane, items: list[pytest.Item]) -> None:
+    """Submit every selected module's background jobs, in collection order."""
+    by_module: dict[Any, list[pytest.Item]] = {}
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None:
+            by_module.setdefault(module, []).append(item)
+    for module, selected in by_module.items():
+        jobs = getattr(module, "background_jobs", None)
+        for name, job in (jobs(selected, lane.scratch) if jobs else {}).items():
+            lane.submit(name, job)
