@@ -17,6 +17,7 @@ from .layout import STAGING, download_path, notebook_page, starter_path
 from .project import Plan, check, notebook_sources, scan, site_files
 from .render import add_downloads, expand
 from .settings import Settings
+from .source_links import source_links_markdown
 from .store import Result
 
 
@@ -34,9 +35,12 @@ class Build:
 
     def page(self, markdown: str, page: str) -> str:
         """A docs page (`page`: its path inside the docs folder) as every engine receives it:
-        directives replaced by outputs, figures and values, downloads under the code."""
+        directives replaced by outputs, figures and values, downloads under the code, and the
+        links to edit the page or report a problem with it at the end."""
         expanded = expand(markdown, page, self.results)
-        return add_downloads(expanded, page, self.settings.snippets_dir)
+        source = f"{self.settings.docs_dir}/{page}"
+        with_downloads = add_downloads(expanded, page, self.settings.snippets_dir)
+        return with_downloads + source_links_markdown(self.settings, source)
 
     def files(self) -> dict[str, str]:
         """Generated files by path inside the docs folder: figures in both schemes, each shown
@@ -57,7 +61,8 @@ class Build:
         pages = {}
         for source in self.notebooks:
             page = notebook_page(source, ".md")
-            pages[page] = exercise_markdown(self.results[source], source, page)
+            markdown = exercise_markdown(self.results[source], source, page)
+            pages[page] = markdown + source_links_markdown(self.settings, source)
         return pages
 
 

@@ -92,7 +92,7 @@ def run(
     locked = lock_digest(settings.locks)
     pending: list[tuple[str, str]] = []
     for snippet in sorted(set(snippets) | set(notebooks)):
-        key = cache_key(settings.root / snippet, settings.snippets, locked)
+        key = cache_key(settings.root / snippet, settings, locked)
         hit = cache.load(snippet, key)
         if hit is None:
             pending.append((snippet, key))
@@ -156,7 +156,15 @@ def _start(snippet: str, key: str, kind: str, settings: Settings, scratch: str) 
     path = str((settings.root / snippet).resolve())
     process = context.Process(
         target=run_file,
-        args=(path, kind, str(settings.root.resolve()), settings.timeout, stack_file, sender),
+        args=(
+            path,
+            kind,
+            str(settings.root.resolve()),
+            settings.palette,
+            settings.timeout,
+            stack_file,
+            sender,
+        ),
         name=f"docs-exec {snippet}",
     )
     process.start()

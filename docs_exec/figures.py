@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import re
+from dataclasses import dataclass
 
 from .store import Figure
 
-LIGHT_BACKGROUND = (255, 255, 255)
-# Material's slate scheme: page background hsl(232, 15%, 14%) and a light foreground.
-DARK_BACKGROUND = (30, 32, 41)
-DARK_FOREGROUND = (226, 228, 236)
 # matplotlib's default colour cycle (tab10) and base colours that snippets name ("C0", "red").
 NAMED = [
     "#1f77b4",
@@ -69,37 +67,52 @@ def _legible(colour: str, background: RGB) -> str:
     return _hex(target)
 
 
-LIGHT_MAP = {colour: _legible(colour, LIGHT_BACKGROUND) for colour in NAMED}
-DARK_MAP = {colour: _legible(colour, DARK_BACKGROUND) for colour in NAMED}
+@dataclass(frozen=True)
+class Palette:
+    """The page colours figures are drawn for, as "#rrggbb"; the project sets them in
+    mkdocs.yml's docs-exec block. The defaults are Material's: white, and the slate scheme's
+    page background hsl(232, 15%, 14%) with its light foreground."""
+
+    light_background: str = "#ffffff"
+    dark_background: str = "#1e2029"
+    dark_foreground: str = "#e2e4ec"
+
+    def __post_init__(self) -> None:
+        for name in ("light_background", "dark_background", "dark_foreground"):
+            value = getattr(self, name)
+            if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+                raise ValueError(f"docs-exec setting {name}: {value!r} is not #rrggbb")
+
+    def background(self, scheme: str) -> RGB:
+        return _rgb(self.dark_background if scheme == "dark" else self.light_background)
+
+    def light_variant(self, svg: str) -> str:
+        legible = _legible_map(self.light_background)
+        return HEX.sub(lambda match: legible.get(match[0].lower(), match[0].lower()), svg)
+
+    def dark_variant(self, svg: str) -> str:
+        # matplotlib leaves black text without a fill (SVG's default), so give the root one.
+        legible = _legible_map(self.dark_background)
+        page, ink = _rgb(self.dark_background), _rgb(self.dark_foreground)
+
+        def dark(match: re.Match[str]) -> str:
+            colour = match[0].lower()
+            if colour in legible:
+                return legible[colour]
+            red, green, blue = _rgb(colour)
+            if not red == green == blue:
+                return colour
+            # Greys map linearly: white becomes the page and black the text colour.
+            share = 1 - red / 255
+            return _hex(tuple(b + (f - b) * share for b, f in zip(page, ink, strict=True)))
+
+        fill = self.dark_foreground.lower()
+        return HEX.sub(dark, svg).replace("<svg ", f'<svg fill="{fill}" ', 1)
 
 
-def _light(match: re.Match[str]) -> str:
-    colour = match.group(0).lower()
-    return LIGHT_MAP.get(colour, colour)
-
-
-def _dark(match: re.Match[str]) -> str:
-    colour = match.group(0).lower()
-    if colour in DARK_MAP:
-        return DARK_MAP[colour]
-    red, green, blue = _rgb(colour)
-    if not red == green == blue:
-        return colour
-    # Greys are mapped linearly so that white becomes the page and black the text colour.
-    ink = 1 - red / 255
-    return _hex(
-        tuple(b + (f - b) * ink for b, f in zip(DARK_BACKGROUND, DARK_FOREGROUND, strict=True))
-    )
-
-
-def light_variant(svg: str) -> str:
-    return HEX.sub(_light, svg)
-
-
-def dark_variant(svg: str) -> str:
-    # matplotlib leaves black text without a fill (SVG's default), so give the root one.
-    foreground = _hex(DARK_FOREGROUND)
-    return HEX.sub(_dark, svg).replace("<svg ", f'<svg fill="{foreground}" ', 1)
+@functools.cache
+def _legible_map(background: str) -> dict[str, str]:
+    return {colour: _legible(colour, _rgb(background)) for colour in NAMED}
 
 
 HEAVY = 2_000  # drawn elements past which an artist goes into the SVG as an image
@@ -119,19 +132,19 @@ def _rasterize_heavy(figure: object) -> None:
                 artist.set_rasterized(True)
 
 
-def to_svg(figure: object) -> Figure:
+def to_svg(figure: object, palette: Palette) -> Figure:
     """Both colour-scheme variants of one figure; no date, fixed ids, text drawn as paths."""
     _rasterize_heavy(figure)
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", dpi=150, metadata={"Date": None})  # type: ignore[attr-defined]
     drawn = buffer.getvalue()
-    return Figure(light=light_variant(drawn), dark=dark_variant(drawn))
+    return Figure(light=palette.light_variant(drawn), dark=palette.dark_variant(drawn))
 
 
-def capture_open_figures() -> list[Figure]:
+def capture_open_figures(palette: Palette) -> list[Figure]:
     """SVGs of every open figure in creation order, then close them (as sphinx-gallery does)."""
     import matplotlib.pyplot as plt
 
-    figures = [to_svg(plt.figure(number)) for number in plt.get_fignums()]
+    figures = [to_svg(plt.figure(number), palette) for number in plt.get_fignums()]
     plt.close("all")
     return figures

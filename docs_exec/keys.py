@@ -7,10 +7,12 @@ import hashlib
 import json
 import platform
 import re
+from dataclasses import astuple
 from pathlib import Path
 
 from . import __version__
 from .errors import BuildError
+from .settings import Settings
 from .store import SCHEMA
 
 # The modules that decide what a stored Result holds: running (worker), capturing figures
@@ -78,9 +80,10 @@ def lock_digest(lock_files: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def cache_key(snippet: Path, snippets_dir: Path, locked: str) -> str:
-    """Hash of the snippet, its local imports, the lock, Python and the executor version."""
-    root = snippets_dir.resolve()
+def cache_key(snippet: Path, settings: Settings, locked: str) -> str:
+    """Hash of the snippet, its local imports, the lock, Python, the executor version and the
+    palette the figures are drawn for."""
+    root = settings.snippets.resolve()
     sources = {
         str(path.relative_to(root)) if path.is_relative_to(root) else path.name: hashlib.sha256(
             path.read_bytes()
@@ -92,5 +95,6 @@ def cache_key(snippet: Path, snippets_dir: Path, locked: str) -> str:
         "python": platform.python_version(),
         "lock": locked,
         "sources": sources,
+        "palette": astuple(settings.palette),
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()

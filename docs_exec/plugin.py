@@ -20,6 +20,7 @@ from .errors import BuildError
 from .exercises import downloads_html
 from .notebook_pages import clean_page_html
 from .settings import Settings
+from .source_links import source_links_html
 
 log = logging.getLogger("mkdocs.plugins.docs_exec")
 
@@ -31,6 +32,11 @@ class DocsExecConfig(base.Config):
     lock_files = c.ListOfItems(c.Type(str), default=list(Settings.lock_files))
     timeout = c.Type((int, float), default=Settings.timeout)
     workers = c.Type(int, default=Settings.workers)
+    repository = c.Type(str, default=Settings.repository)
+    branch = c.Type(str, default=Settings.branch)
+    light_background = c.Type(str, default=Settings.light_background)
+    dark_background = c.Type(str, default=Settings.dark_background)
+    dark_foreground = c.Type(str, default=Settings.dark_foreground)
 
 
 class DocsExecPlugin(BasePlugin[DocsExecConfig]):
@@ -80,11 +86,12 @@ class DocsExecPlugin(BasePlugin[DocsExecConfig]):
             return html
         downloads = downloads_html(source, page.file.url)
         try:
-            return clean_page_html(
+            cleaned = clean_page_html(
                 html, page.file.src_uri, self.settings.cache / "pages", downloads
             )
         except BuildError as error:
             raise PluginError(str(error)) from error
+        return cleaned + source_links_html(self.settings, source)
 
     def on_serve(self, server, config: MkDocsConfig, builder):
         server.watch(str(self.settings.snippets))

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from .figures import Palette
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -25,6 +27,16 @@ class Settings:
     timeout: float = 120.0
     workers: int = 0  # 0: one child process per core
     site_name: str = ""  # mkdocs.yml's site_name, named in the notebooks readers download
+    # Where the sources live, for the "Edit this page" / "Report a problem" links ("": none).
+    repository: str = ""
+    branch: str = "main"
+    # The page colours of the theme's two schemes, which the figures' two variants are drawn for.
+    light_background: str = Palette.light_background
+    dark_background: str = Palette.dark_background
+    dark_foreground: str = Palette.dark_foreground
+
+    def __post_init__(self) -> None:
+        self.palette  # noqa: B018  (a colour that is not #rrggbb fails here, when read)
 
     @classmethod
     def from_mapping(cls, root: Path, values: Mapping[str, object]) -> Settings:
@@ -53,6 +65,10 @@ class Settings:
     @property
     def locks(self) -> list[Path]:
         return [self.root / name for name in self.lock_files]
+
+    @property
+    def palette(self) -> Palette:
+        return Palette(self.light_background, self.dark_background, self.dark_foreground)
 
     @property
     def parallel(self) -> int:

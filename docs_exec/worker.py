@@ -18,6 +18,7 @@ from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from multiprocessing.connection import Connection
 
+from .figures import Palette
 from .store import Figure
 
 PRELOAD = ["torch", "matplotlib", "matplotlib.pyplot", "docs_exec.figures"]
@@ -58,7 +59,13 @@ def _run_notebook(path: str, take_figures: Callable[[], list[Figure]]) -> tuple[
 
 
 def run_file(
-    path: str, kind: str, root: str, timeout: float, stack_file: str, conn: Connection
+    path: str,
+    kind: str,
+    root: str,
+    palette: Palette,
+    timeout: float,
+    stack_file: str,
+    conn: Connection,
 ) -> None:
     """Run `path` (absolute) as a script or, for kind "notebook", cell by cell; send a result
     dict through `conn`; never raise."""
@@ -75,11 +82,11 @@ def run_file(
     shown = []
 
     def take_figures() -> list:
-        taken = shown + capture_open_figures()
+        taken = shown + capture_open_figures(palette)
         shown.clear()
         return taken
 
-    plt.show = lambda *args, **kwargs: shown.extend(capture_open_figures())
+    plt.show = lambda *args, **kwargs: shown.extend(capture_open_figures(palette))
     sys.argv = [path]
     sys.path.insert(0, os.path.dirname(path))
     stdout, stderr = io.StringIO(), io.StringIO()

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from sitecheck import DOCS
 
+from docs_exec.settings import from_config_file
 from docs_exec.stylesheets import STYLE_ELEMENT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -27,8 +28,10 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# On a desktop screen every display equation fits the text column; on a phone, wide ones scroll.
-DESKTOP = {"width": 1280, "height": 720}
+PALETTE = from_config_file(DOCS.parent / "mkdocs.yml").palette
+# On a common laptop window every display equation, code block and output fits the text column;
+# on a phone, wide ones scroll.
+DESKTOP = {"width": 1280, "height": 900}
 EXERCISES = sorted((DOCS.parent / "exercises").glob("*.py"))
 PAGES = [
     *sorted(
@@ -47,6 +50,7 @@ INSPECT = """async () => {
   const math = [...document.querySelectorAll(".arithmatex")];
   return {
     scheme: document.body.getAttribute("data-md-color-scheme"),
+    background: getComputedStyle(document.body).backgroundColor,
     math: math.length,
     wideEquations: math.filter(el => el.tagName === "DIV" && el.scrollWidth > el.clientWidth + 1)
       .map(el => el.textContent.slice(0, 80)),
@@ -94,6 +98,21 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+# Code and output blocks that scroll sideways, by their first line, with every collapsed block
+# opened and every tab shown (a reader opens them too).
+WIDE_BLOCKS = """() => {
+  for (const details of document.querySelectorAll("article details")) { details.open = true; }
+  const style = document.createElement("style");
+  style.textContent = ".md-typeset .tabbed-block { display: block !important; }";
+  document.head.append(style);
+  const wide = [...document.querySelectorAll("article pre > code")]
+    .filter(code => code.offsetParent !== null && code.scrollWidth > code.clientWidth + 1)
+    .map(code => code.innerText.split("\\n")[0].slice(0, 80));
+  style.remove();
+  return wide;
+}"""
+
+
 class Visit:
     """A page opened in a fresh context, with every request, failure and console error recorded."""
 
@@ -137,6 +156,8 @@ def test_page_loads_renders_and_passes_axe(
         assert visit.failures == [], "resources that failed to load"
         assert visit.errors == [], "console errors"
         assert seen["scheme"] == ("slate" if scheme == "dark" else "default")
+        # The figures' variants are drawn for the palette in mkdocs.yml: it must be the page's.
+        assert seen["background"] == "rgb({}, {}, {})".format(*PALETTE.background(scheme))
         assert seen["unrendered"] == [] and seen["katexErrors"] == 0 and not seen["rawTex"]
         assert seen["wideEquations"] == [], "equations wider than the column: break them"
         assert seen["brokenImages"] == [] and seen["missingAlt"] == []
@@ -149,6 +170,7 @@ def test_page_loads_renders_and_passes_axe(
             if v["impact"] in ("serious", "critical")
         ]
         assert serious == []
+        assert visit.page.evaluate(WIDE_BLOCKS) == [], "blocks that scroll sideways at 1280 px"
     finally:
         visit.close()
 

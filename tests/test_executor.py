@@ -16,7 +16,7 @@ import pytest
 from docs_exec import executor
 from docs_exec.directives import DirectiveSyntaxError, parse_page
 from docs_exec.errors import BuildError
-from docs_exec.figures import contrast, dark_variant, light_variant
+from docs_exec.figures import Palette, contrast
 from docs_exec.keys import CAPTURE_MODULES
 from docs_exec.layout import notebook_page
 from docs_exec.project import check, scan
@@ -229,11 +229,36 @@ def test_svg_output_is_byte_identical_across_clean_runs(tmp_path: Path) -> None:
     assert runs[0] == runs[1]
 
 
+def test_the_palette_comes_from_the_config_and_is_part_of_the_key(tmp_path: Path) -> None:
+    """A theme with another dark page colour gets figures drawn for it, and re-runs them."""
+    from docs_exec.settings import from_config_file
+
+    settings = make_project(
+        tmp_path,
+        {"figs.py": FIGURES},
+        {"index.md": '{{ figure("snippets/figs.py", 1, alt="A line rising from 0 to 1") }}\n'},
+    )
+    first, _ = build(settings)
+    config = tmp_path / "mkdocs.yml"
+    config.write_text(config.read_text() + '      dark_background: "#000000"\n')
+    black = from_config_file(config)
+    assert black.palette.background("dark") == (0, 0, 0)
+    second, _ = build(black)
+    assert second.executed == ["snippets/figs.py"]
+    old, new = (report.results["snippets/figs.py"].figures[0] for report in (first, second))
+    assert old.light == new.light and old.dark != new.dark
+    assert "#000000" in new.dark and "#000000" not in old.dark
+    with pytest.raises(ValueError, match="dark_foreground: '#fff' is not #rrggbb"):
+        Settings(root=tmp_path, dark_foreground="#fff")
+
+
 def test_both_variants_keep_data_colours_legible_and_dark_remaps_greys() -> None:
     cycle = [
         f"#{c}" for c in "1f77b4 ff7f0e 2ca02c d62728 9467bd 8c564b e377c2 bcbd22 17becf".split()
     ]
     svg = 'style="fill: #ffffff; stroke: #000000" stroke="#b0b0b0" ' + " ".join(cycle)
+    palette = Palette()
+    light_variant, dark_variant = palette.light_variant, palette.dark_variant
     dark = dark_variant(svg)
     assert "#ffffff" not in dark and "#000000" not in dark and "#b0b0b0" not in dark
     assert "#1e2029" in dark  # white becomes the page background of the slate scheme

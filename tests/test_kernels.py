@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -30,7 +31,6 @@ from tools.kernels import (
     declared_tolerances,
     recorded_stdout,
     run_setting,
-    run_standalone,
     same_output,
     snippet_names,
 )
@@ -107,12 +107,23 @@ def test_trajectory_claims_hold_on_other_kernels_and_thread_counts(
     assert " passed" in done.stdout.splitlines()[-1], done.stdout[-2000:]
 
 
-@pytest.mark.parametrize("name", ["foundations/chain_rule.py", "foundations/fan_out.py"])
+# The second prints different digits with two threads than with one (README's kernel table).
+@pytest.mark.parametrize("name", ["foundations/chain_rule.py", "problems/activation_depth_flow.py"])
 def test_a_forked_run_prints_what_python_snippet_py_prints(name: str) -> None:
-    """The kernel matrix forks its runs from a preloaded interpreter (tools/preloaded.py); a
-    reader runs `python snippet.py`. Both must print the same bytes."""
-    setting = SETTINGS[0]
-    forked, plain = run_setting([name], setting)[name], run_standalone(name, setting)
+    """The kernel matrix forks its runs from a preloaded interpreter (tools/preloaded.py) with
+    idle OpenMP threads asleep; a reader runs `python snippet.py` with the defaults. Both must
+    print the same bytes, here with two threads."""
+    setting = SETTINGS[2]
+    forked = run_setting([name], setting)[name]
+    reader = {k: v for k, v in setting.env().items() if k != "OMP_WAIT_POLICY"}
+    with tempfile.TemporaryDirectory() as empty:
+        plain = subprocess.run(
+            [sys.executable, str(ROOT / "snippets" / name)],
+            cwd=empty,
+            env=reader,
+            capture_output=True,
+            text=True,
+        )
     assert plain.returncode == forked.returncode == 0, forked.stderr + plain.stderr
     assert forked.stdout == plain.stdout != ""
 

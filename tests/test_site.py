@@ -27,6 +27,7 @@ from sitecheck import (
 from docs_exec.directives import lines_with_fences
 from docs_exec.layout import figure_path
 from docs_exec.project import scan
+from docs_exec.settings import from_config_file
 
 # Snippets by path inside snippets/: "<part>/<name>.py".
 SNIPPET_NAMES = [path.relative_to(ROOT / "snippets").as_posix() for path in snippet_files()]
@@ -170,6 +171,28 @@ def test_every_exercise_page_offers_the_starter_and_the_full_notebook(any_site: 
         assert "celltag_solution" in page or "Worked solution (try the exercise first)" in page
 
 
+@pytest.mark.slow
+def test_every_page_links_to_edit_its_own_source_and_to_report_a_problem(any_site: Path) -> None:
+    """The two links come from the one `repository` setting and name the file the page was
+    built from: docs/<part>/<page>.md, or exercises/<name>.py for an exercise page."""
+    settings = from_config_file(ROOT / "mkdocs.yml")
+    repository = settings.repository.rstrip("/")
+    assert repository.startswith("https://")
+    sources = {}
+    for path in (ROOT / "docs").rglob("*.md"):
+        page = path.relative_to(ROOT / "docs").with_suffix("").as_posix()
+        sources["index.html" if page == "index" else f"{page}/index.html"] = path
+    sources |= {f"exercises/{p.stem}/index.html": p for p in (ROOT / "exercises").glob("*.py")}
+    edit = re.compile(r'<a href="([^"]*)"[^>]*>Edit this page</a>')
+    report = re.compile(r'<a href="([^"]*)"[^>]*>Report a problem with this page</a>')
+    for built, source in sorted(sources.items()):
+        page = (any_site / built).read_text(encoding="utf-8")
+        relative = source.relative_to(ROOT).as_posix()
+        assert edit.findall(page) == [f"{repository}/edit/{settings.branch}/{relative}"], built
+        [issue] = report.findall(page)
+        assert issue.startswith(f"{repository}/issues/new?title=") and relative in issue, built
+
+
 def test_the_built_site_checks_catch_a_page_no_engine_expanded(tmp_path: Path) -> None:
     """What an engine that skips the docs-exec plugin writes (Zensical does so silently)."""
     (tmp_path / "part").mkdir()
@@ -223,11 +246,13 @@ def test_plotted_lines_keep_a_3_to_1_contrast_in_both_schemes(built_site: Path) 
     context behind the data, and the colorbar carries their values."""
     import re
 
-    from docs_exec.figures import DARK_BACKGROUND, LIGHT_BACKGROUND, contrast
+    from docs_exec.figures import contrast
+    from docs_exec.settings import from_config_file
 
+    palette = from_config_file(ROOT / "mkdocs.yml").palette
     low = []
     for svg in sorted((built_site / "figures").glob("*.svg")):
-        background = DARK_BACKGROUND if svg.stem.endswith("-dark") else LIGHT_BACKGROUND
+        background = palette.background("dark" if svg.stem.endswith("-dark") else "light")
         for group in re.findall(r'<g id="line2d_\d+">(.*?)</g>', svg.read_text(), re.S):
             for colour in set(re.findall(r"stroke: (#[0-9a-f]{6})", group)):
                 rgb = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))

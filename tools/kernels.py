@@ -17,7 +17,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,12 +46,17 @@ class Setting:
 
     def env(self) -> dict[str, str]:
         env = {**os.environ, "MPLBACKEND": "Agg"}
-        for name in ("PYTHONPATH", "ATEN_CPU_CAPABILITY", "OMP_NUM_THREADS"):
+        for name in ("PYTHONPATH", "ATEN_CPU_CAPABILITY", "OMP_NUM_THREADS", "OMP_WAIT_POLICY"):
             env.pop(name, None)
         if self.capability:
             env["ATEN_CPU_CAPABILITY"] = self.capability
         if self.threads:
             env["OMP_NUM_THREADS"] = str(self.threads)
+        # Idle OpenMP threads sleep instead of spinning: a run beside other work (the suite runs
+        # these beside pytest) then does not crawl, 25 s instead of 58 s for four snippets with
+        # one core busy elsewhere (2026-12-05). How work is split, and so every printed digit,
+        # does not depend on it: tests/test_kernels.py compares with a plain run.
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
         return env
 
 
@@ -81,21 +85,6 @@ def recorded_stdout(snippet: str) -> str:
     if result is None:
         raise LookupError(f"{snippet}: no recorded output; run `python -m docs_exec run` first")
     return result.stdout
-
-
-def run_standalone(
-    name: str, setting: Setting, timeout: float = 600
-) -> subprocess.CompletedProcess:
-    """`python snippets/<name>` from an empty folder, as a reader who downloaded it would."""
-    with tempfile.TemporaryDirectory(prefix="kernels-") as folder:
-        return subprocess.run(
-            [sys.executable, str(SNIPPETS / name)],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            env=setting.env(),
-            timeout=timeout,
-        )
 
 
 def number_pairs(actual: str, expected: str) -> Iterator[tuple[int, str, str, str]]:

@@ -29,11 +29,12 @@ def clean_build(scratch: Path, name: str, workers: int, threads: int) -> Path:
     for item in COPIED:
         source = ROOT / item
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, project / item)
-    config = project / "mkdocs.yml"
-    config.write_text(
-        config.read_text().replace("timeout: 120", f"timeout: 120\n      workers: {workers}")
-    )
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "NO_MKDOCS_2_WARNING": "1"}
+    env = {
+        **os.environ,
+        "DOCS_EXEC_WORKERS": str(workers),  # mkdocs.yml reads it (!ENV)
+        "OMP_NUM_THREADS": str(threads),
+        "NO_MKDOCS_2_WARNING": "1",
+    }
     mkdocs = str(Path(sys.executable).parent / "mkdocs")
     done = subprocess.run(
         [mkdocs, "build", "--strict", "-d", "site"],
