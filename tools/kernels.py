@@ -81,7 +81,7 @@ def recorded_stdout(snippet: str) -> str:
     """What the build recorded for `snippets/<name>` as it is now (its cache entry)."""
     build = SETTINGS_OF_THE_BUILD
     locked = lock_digest(build.locks)
-    result = Cache(build.cache).load(snippet, cache_key(ROOT / snippet, build.snippets, locked))
+    result = Cache(build.cache).load(snippet, cache_key(ROOT / snippet, build, locked))
     if result is None:
         raise LookupError(f"{snippet}: no recorded output; run `python -m docs_exec run` first")
     return result.stdout
