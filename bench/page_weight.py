@@ -61,7 +61,7 @@ def measure(site: Path) -> list[str]:
             context = browser.new_context()
             page = context.new_page()
             loaded: list[tuple[int, int]] = []
-            page.on("response", lambda response, into=loaded: into.append(_size(response)))
+            page.on("response", lambda response, into=loaded: into.append(response_size(response)))
             page.goto(base + path, wait_until="networkidle")
             page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
             page.wait_for_load_state("networkidle")
@@ -106,7 +106,7 @@ def measure(site: Path) -> list[str]:
 COMPRESSED = ("text/", "javascript", "json", "svg", "xml")
 
 
-def _size(response: object) -> tuple[int, int]:
+def response_size(response: object) -> tuple[int, int]:
     """(raw, gzip) bytes of one response; fonts and images are sent as they are."""
     try:
         body = response.body()  # type: ignore[attr-defined]

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import executor
+from .archive import code_archive
 from .errors import BuildError
 from .exercises import exercise_markdown, starter_notebook
-from .layout import STAGING, download_path, notebook_page, starter_path
+from .layout import STAGING, code_archive_path, download_path, notebook_page, starter_path
 from .project import Plan, check, notebook_sources, scan, site_files
 from .render import add_downloads, expand
 from .settings import Settings
@@ -42,14 +43,16 @@ class Build:
         with_downloads = add_downloads(expanded, page, self.settings.snippets_dir)
         return with_downloads + source_links_markdown(self.settings, source)
 
-    def files(self) -> dict[str, str]:
+    def files(self) -> dict[str, str | bytes]:
         """Generated files by path inside the docs folder: figures in both schemes, each shown
-        snippet as a script and a notebook, each exercise as a starter and a full notebook."""
-        files = site_files(self.plan, self.report, self.settings)
-        for source in self.notebooks:
-            notebook = self.results[source].notebook
+        snippet as a script and a notebook, each exercise as a starter and a full notebook, and
+        all of the code in one zip."""
+        files: dict[str, str | bytes] = {**site_files(self.plan, self.report, self.settings)}
+        notebooks = {source: self.results[source].notebook for source in self.notebooks}
+        for source, notebook in notebooks.items():
             files[download_path(source, ".ipynb")] = notebook
             files[starter_path(source)] = starter_notebook(notebook)
+        files[code_archive_path(self.settings.site_name)] = code_archive(self.settings, notebooks)
         return files
 
     def notebook_pages(self) -> dict[str, str]:
@@ -144,6 +147,9 @@ def write_staging(build: Build, config_file: Path) -> Path:
     return staged
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, content: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")

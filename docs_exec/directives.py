@@ -6,6 +6,11 @@ in double braces,
     {{ output("snippets/foundations/chain_rule.py") }}
     {{ figure("snippets/foundations/mlp_sensitivity.py", 1, alt="What the figure shows") }}
 
+A data directive, a line of its own and never indented, places what a snippet printed as JSON in a
+`<script type="application/json">` element with that id, for a script on the page to read:
+
+    {{ data("snippets/fixes/gradient_explorer.py", id="explorer-data") }}
+
 A value directive is inline, anywhere outside code fences (values.py says what it names):
 
     Post-LN ends at {{ value("snippets/fixes/transformer_ln_training.py", "Post-LN", 5) }} nats.
@@ -26,6 +31,9 @@ VALUE = re.compile(r"\{\{\s*value\((?P<args>.*?)\)\s*\}\}")
 INCLUDE = re.compile(r"^[ \t]*-{1,}8<-{1,}[ \t]+(?P<quote>[\"'])(?P<target>.+?)(?P=quote)[ \t]*$")
 FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
 SECTION_NAME = re.compile(r"[a-z][-_0-9a-z]*")
+# Letters, digits, "-" and "_", starting with a letter: valid in HTML and usable unescaped in
+# CSS selectors and URL fragments.
+HTML_ID = re.compile(r"[A-Za-z][-_0-9A-Za-z]*")
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class Directive:
     # (label, relative tolerance) for the numbers of an output that move with the CPU's kernels
     # and the thread count; the label "" covers every line.
     tolerances: tuple[tuple[str, float], ...] = ()
+    element_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,7 +111,8 @@ def parse_call(body: str, where: Location) -> Directive:
         ) from None
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
         raise DirectiveSyntaxError(
-            where, f"expected output(...), figure(...) or value(...), got {{{{{body}}}}}"
+            where,
+            f"expected output(...), figure(...), value(...) or data(...), got {{{{{body}}}}}",
         )
     kind = call.func.id
     try:
@@ -131,6 +141,8 @@ def parse_call(body: str, where: Location) -> Directive:
         return Directive("output", args[0], where, tolerances=tuple(tolerances))
     if kind == "value":
         return parse_value(args, kwargs, where)
+    if kind == "data":
+        return parse_data(args, kwargs, where)
     if kind == "figure":
         usage = 'usage: {{ figure("snippets/name.py", 1, alt="what the figure shows") }}'
         if len(args) != 2 or set(kwargs) != {"alt"}:
@@ -142,8 +154,22 @@ def parse_call(body: str, where: Location) -> Directive:
             raise DirectiveSyntaxError(where, "alt text must say what the figure shows (4+ words)")
         return Directive("figure", snippet, where, figure=number, alt=alt.strip())
     raise DirectiveSyntaxError(
-        where, f"unknown directive {kind!r}: use output(...), figure(...) or value(...)"
+        where,
+        f"unknown directive {kind!r}: use output(...), figure(...), value(...) or data(...)",
     )
+
+
+def parse_data(args: list, kwargs: dict, where: Location) -> Directive:
+    usage = 'usage: {{ data("snippets/name.py", id="element-id") }}'
+    if len(args) != 1 or set(kwargs) != {"id"} or not isinstance(args[0], str):
+        raise DirectiveSyntaxError(where, usage)
+    element_id = kwargs["id"]
+    if not isinstance(element_id, str) or not HTML_ID.fullmatch(element_id):
+        raise DirectiveSyntaxError(
+            where,
+            f"id={element_id!r} is not an HTML id: a letter, then letters, digits, '-' or '_'",
+        )
+    return Directive("data", args[0], where, element_id=element_id)
 
 
 def parse_value(args: list, kwargs: dict, where: Location) -> Directive:
@@ -180,7 +206,7 @@ def inline_values(line: str, where: Location) -> list[Directive]:
 def directive_lines(
     text: str, page: str
 ) -> Iterator[tuple[int, str, Directive | None, list[Directive]]]:
-    """Every line with the output or figure directive it holds (None for other lines) and its
+    """Every line with the output, figure or data directive it holds (None for other lines) and its
     value directives (inside a figure's alt text too); code fences hold none."""
     for number, line, in_fence in lines_with_fences(text):
         if in_fence:
@@ -191,6 +217,12 @@ def directive_lines(
         match = DIRECTIVE.match(line)
         if match:
             found = parse_call(match["body"], where)
+            if found.kind == "data" and match["indent"]:
+                raise DirectiveSyntaxError(
+                    where,
+                    "a data directive stands at the start of its line: Markdown reads HTML "
+                    "inside an indented block (an admonition, a tab) as text",
+                )
             yield number, line, replace(found, indent=match["indent"]), values
         else:
             yield number, line, None, values

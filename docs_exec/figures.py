@@ -74,7 +74,7 @@ class Palette:
     page background hsl(232, 15%, 14%) with its light foreground."""
 
     light_background: str = "#ffffff"
-    dark_background: str = "#1e2029"
+    dark_background: str = "#1e2129"
     dark_foreground: str = "#e2e4ec"
 
     def __post_init__(self) -> None:

@@ -1,7 +1,9 @@
-"""Every path the build writes, in one place: figures, downloads, exercise pages, staging."""
+"""Every path the build writes, in one place: figures, downloads, exercise pages, staging, and
+the code archive."""
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 
 STAGING = "staging"  # inside the cache folder: the expanded docs any engine can build
@@ -27,3 +29,15 @@ def notebook_page(source: str, suffix: str = ".ipynb") -> str:
 def starter_path(source: str) -> str:
     """The exercise without its worked solution, to download and work on."""
     return f"downloads/{PurePosixPath(source).stem}-starter.ipynb"
+
+
+def code_archive_folder(site_name: str) -> str:
+    """The folder the code archive unpacks into: the site's name as a slug ("Demystifying
+    Gradients" -> demystifying-gradients), which says where the code came from once it sits
+    among a reader's other downloads; `code` for a site without a name."""
+    return re.sub(r"[^a-z0-9]+", "-", site_name.lower()).strip("-") or "code"
+
+
+def code_archive_path(site_name: str) -> str:
+    """Every snippet, both versions of every exercise and the pinned requirements, as one zip."""
+    return f"downloads/{code_archive_folder(site_name)}-code.zip"

@@ -52,10 +52,11 @@ class DocsExecPlugin(BasePlugin[DocsExecConfig]):
         pages = {f"{docs}/{f.src_uri}": f.content_string for f in files.documentation_pages()}
         try:
             self.build = build.run(self.settings, pages, lambda m: log.info(f"docs-exec {m}"))
+            generated = self.build.files()
         except BuildError as error:
             raise PluginError(str(error)) from error
         log.info(f"docs-exec: {self.build.report.summary()}")
-        for path, content in self.build.files().items():
+        for path, content in generated.items():  # text, or bytes (the code archive)
             files.append(File.generated(config, path, content=content))
         # mkdocs-jupyter (listed after this plugin) renders notebooks that exist on disk.
         rendered = self.settings.cache / "notebooks"

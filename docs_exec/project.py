@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -49,7 +50,8 @@ def scan(pages: dict[str, str], root: Path) -> Plan:
 
 
 def check(plan: Plan, report: Report) -> list[str]:
-    """Problems that only the run can show: raising snippets, missing or unplaced figures."""
+    """Problems that only the run can show: raising snippets, missing or unplaced figures,
+    values that name no printed number, data that is not JSON."""
     uses: dict[str, list[Directive]] = defaultdict(list)
     for directive in plan.directives:
         uses[directive.snippet].append(directive)
@@ -77,6 +79,14 @@ def check(plan: Plan, report: Report) -> list[str]:
                 problems.append(
                     f"{directive.where}: output(...) of {snippet}, which prints nothing"
                 )
+            if directive.kind == "data":
+                try:
+                    json.loads(result.stdout)
+                except json.JSONDecodeError as exc:
+                    problems.append(
+                        f"{directive.where}: data(...) of {snippet}, which does not print JSON "
+                        f"({exc})"
+                    )
             if directive.kind == "value":
                 try:
                     resolve(directive, result.stdout)

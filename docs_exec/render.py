@@ -1,4 +1,4 @@
-"""Replace directive lines in a page's Markdown with the recorded output and figures."""
+"""Replace directive lines in a page's Markdown with the recorded output, figures and data."""
 
 from __future__ import annotations
 
@@ -56,6 +56,16 @@ def _tolerance_note(tolerances: tuple[tuple[str, float], ...]) -> str:
     return "on other CPU kernels or thread counts, " + "; ".join(parts)
 
 
+def data_block(stdout: str, element_id: str) -> list[str]:
+    """What a run printed as JSON (project.check has parsed it), in a script element that the
+    page's scripts read and nobody sees. "<" becomes its JSON escape, so that no string in the
+    data can close the element. The element is one line, for Markdown to pass it through as
+    raw HTML: JSON strings hold no line breaks, so joining the lines changes no value."""
+    body = " ".join(line.strip() for line in stdout.splitlines() if line.strip())
+    body = body.replace("<", "\\u003c")
+    return [f'<script type="application/json" id="{element_id}">{body}</script>']
+
+
 def figure_block(snippet: str, number: int, alt: str, page: str) -> list[str]:
     """The figure's light and dark variants, each shown in its colour scheme only."""
     alt_text = re.sub(r"([\\\[\]])", r"\\\1", alt)
@@ -89,6 +99,8 @@ def expand(markdown: str, page: str, results: dict[str, Result]) -> str:
         result = results[directive.snippet]
         if directive.kind == "output":
             block = output_block(result.stdout, result.provenance, directive.tolerances)
+        elif directive.kind == "data":
+            block = data_block(result.stdout, directive.element_id)
         else:
             alt = _bind(directive.alt, values, results)
             block = figure_block(result.snippet, directive.figure, alt, page)

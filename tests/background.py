@@ -11,6 +11,7 @@ a job whose tests were not selected never runs.
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -25,13 +26,21 @@ class Lane:
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="background")
         self._jobs: dict[str, Future] = {}
+        self.seconds: dict[str, float] = {}  # each finished job's wall time, for the summary
         self._scratch = tempfile.TemporaryDirectory(prefix="pytest-background-")
         self.scratch = Path(self._scratch.name)
 
     def submit(self, name: str, job: Callable[[], Any]) -> None:
         if name in self._jobs:
             raise ValueError(f"two background jobs are named {name!r}")
-        self._jobs[name] = self._pool.submit(job)
+        self._jobs[name] = self._pool.submit(self._timed, name, job)
+
+    def _timed(self, name: str, job: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return job()
+        finally:
+            self.seconds[name] = time.perf_counter() - started
 
     def result(self, name: str) -> Any:
         """The job's return value (its exception, raised here, if it failed)."""
@@ -55,3 +64,13 @@ def start_jobs(lane: Lane, items: list[pytest.Item]) -> None:
         jobs = getattr(module, "background_jobs", None)
         for name, job in (jobs(selected, lane.scratch) if jobs else {}).items():
             lane.submit(name, job)
+
+
+def category(item: pytest.Item) -> str:
+    """Where a test's time goes in the suite's summary: the cross-kernel checks, the browser,
+    the site build and its checks (the other `slow` tests), or unit tests."""
+    if item.path.name == "test_kernels.py":
+        return "cross-kernel"
+    if item.get_closest_marker("browser"):
+        return "browser"
+    return "build" if item.get_closest_marker("slow") else "unit"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from background import Lane, start_jobs
+from background import Lane, category, start_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGED = ROOT / ".cache" / "docs-exec" / "staging"
@@ -38,6 +38,32 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     LANE.close()
+
+
+SPLIT: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    SPLIT[report.category] = SPLIT.get(report.category, 0.0) + report.duration  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    report = yield
+    report.category = category(item)  # type: ignore[attr-defined]
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Main-process time per kind of test (setup included: the site build counts where it was
+    first needed), and each background job's wall time beside it."""
+    if not SPLIT:
+        return
+    main = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in sorted(SPLIT.items()))
+    terminalreporter.write_line(f"main process: {main}")
+    if LANE.seconds:
+        lane = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in LANE.seconds.items())
+        terminalreporter.write_line(f"background lane: {lane}")
 
 
 @pytest.fixture(scope="session")

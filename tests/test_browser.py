@@ -212,15 +212,28 @@ def test_math_is_rendered_again_after_instant_navigation(browser: object, site_u
 
 
 # Every element's computed style in document order (solutions unfolded), properties sorted by
-# name (custom properties come in no fixed order). The --jp-* custom properties the trimming
-# drops are left out: unread, they style nothing.
+# name (custom properties come in no fixed order), hashed. The --jp-* custom properties the
+# trimming drops are left out: unread, they style nothing.
 COMPUTED_STYLES = """() => {
+  // cyrb53: a 53-bit string hash, so that each element crosses to Python as a short string
+  // (the full styles of a notebook page are tens of megabytes).
+  const hash = (text) => {
+    let h1 = 0xdeadbeef, h2 = 0x41c6ce57;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 2654435761);
+      h2 = Math.imul(h2 ^ c, 1597334677);
+    }
+    h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+    h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+    return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+  };
   for (const details of document.querySelectorAll("article details")) { details.open = true; }
   return [...document.querySelectorAll("article *")].map(el => {
     const style = getComputedStyle(el);
     const names = [...style].filter(name => !name.startsWith("--jp-")).sort();
     return el.tagName + "." + el.className + " "
-      + names.map(name => name + ":" + style.getPropertyValue(name)).join(";");
+      + hash(names.map(name => name + ":" + style.getPropertyValue(name)).join(";"));
   });
 }"""
 

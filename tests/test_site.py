@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -153,10 +154,12 @@ def test_every_figure_and_download_is_there_and_valid(any_site: Path) -> None:
                 svg = any_site / figure_path(snippet, number, scheme)
                 assert svg.read_text(encoding="utf-8").lstrip().startswith("<?xml"), svg
     downloads = sorted((any_site / "downloads").iterdir())
-    assert {path.suffix for path in downloads} == {".py", ".ipynb"}
+    assert {path.suffix for path in downloads} == {".py", ".ipynb", ".zip"}
     for path in downloads:
         if path.suffix == ".py":
             ast.parse(path.read_text(encoding="utf-8"), str(path))
+        elif path.suffix == ".zip":
+            assert zipfile.ZipFile(path).testzip() is None, path
         else:
             nbformat.validate(nbformat.read(path, as_version=4))
 

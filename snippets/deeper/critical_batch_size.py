@@ -1,4 +1,4 @@
-"""Steps to a target loss against batch size, with the learning rate tuned for each batch size."""
+"""Steps to a target loss against batch size, lr tuned per batch size."""
 
 from __future__ import annotations
 
@@ -100,7 +100,8 @@ def steps_to_target(
             ]
             first = min((h for h in hit if h is not None), default=None)
             if all(done) or (first is not None and step >= 3 * first):
-                break  # the rest are slower than the best by a factor of 3 or more
+                # the rest are slower than the best by a factor of 3 or more
+                break
     return hit, at_hit
 # --8<-- [end:steps]
 
@@ -164,7 +165,8 @@ def main() -> None:
     s_min, b_crit = fit_critical_batch(batches, best_steps)
     b_simple = sorted(at_target)[len(at_target) // 2]
     print(
-        f"fit S = S_min (1 + B_crit / B): S_min = {s_min:.4g} steps, B_crit = {b_crit:.3g}"
+        "fit S = S_min (1 + B_crit / B): "
+        f"S_min = {s_min:.4g} steps, B_crit = {b_crit:.3g}"
     )
     print(
         f"exact B_simple where the runs reach loss 0.1: median {b_simple:.3g}, "

@@ -1,4 +1,4 @@
-"""Per-example gradients (torch.func) and the eigenvalue spectrum of their covariance."""
+"""Per-example gradients (torch.func) and the spectrum of their covariance."""
 
 from __future__ import annotations
 
@@ -83,17 +83,22 @@ def main() -> None:
         spectra[label] = eigs
         top10 = (eigs[:10].sum() / eigs.sum()).item()
         print(
-            f"{label}: per-example grads {tuple(g.shape)}, Sigma {tuple(sigma.shape)}"
+            f"{label}: per-example grads {tuple(g.shape)}, "
+            f"Sigma {tuple(sigma.shape)}"
         )
         print(
-            f"  tr(Sigma) = {sigma.trace():.4g}, sum of eigenvalues = {eigs.sum():.4g}, "
-            f"|G|^2 = {mean @ mean:.4g}, B_simple = tr(Sigma)/|G|^2 = "
+            f"  tr(Sigma) = {sigma.trace():.4g}, "
+            f"sum of eigenvalues = {eigs.sum():.4g}"
+        )
+        print(
+            f"  |G|^2 = {mean @ mean:.4g}, B_simple = tr(Sigma)/|G|^2 = "
             f"{sigma.trace() / (mean @ mean):.4g}"
         )
         print(
-            f"  largest eigenvalue {eigs[0]:.4g}, 10th {eigs[9]:.3g}, 100th {eigs[99]:.3g}; "
-            f"top 10 of {len(eigs)} hold {top10:.1%} of the trace"
+            f"  largest eigenvalue {eigs[0]:.4g}, 10th {eigs[9]:.3g}, "
+            f"100th {eigs[99]:.3g}"
         )
+        print(f"  top 10 of {len(eigs)} hold {top10:.1%} of the trace")
 
     _, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     for (label, eigs), style in zip(spectra.items(), ("-", "--"), strict=True):

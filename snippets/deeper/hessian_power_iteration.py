@@ -1,4 +1,4 @@
-"""Hessian-vector products by double backward, and power iteration for the top eigenvalue."""
+"""The top Hessian eigenvalue by power iteration on double-backward HVPs."""
 
 from __future__ import annotations
 
@@ -107,7 +107,8 @@ def main() -> None:
         lambda u: hvp(loss_fn, theta, u), v, iters=40
     )
     print(
-        f"eigvalsh: largest {eigs[-1]:.6g}, second {eigs[-2]:.6g}, smallest {eigs[0]:.4g}, "
+        f"eigvalsh: largest {eigs[-1]:.6g}, second {eigs[-2]:.6g}, "
+        f"smallest {eigs[0]:.4g}, "
         f"{int((eigs < 0).sum())} of {len(eigs)} negative"
     )
     print(
@@ -116,7 +117,8 @@ def main() -> None:
     )
     err = [abs(h / eigs[-1].item() - 1) for h in history]
     print(
-        f"relative error after 5, 10, 20 HVPs: {err[4]:.2e}, {err[9]:.2e}, {err[19]:.2e}"
+        "relative error after 5, 10, 20 HVPs: "
+        f"{err[4]:.2e}, {err[9]:.2e}, {err[19]:.2e}"
     )
 
     _, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")

@@ -1,4 +1,4 @@
-"""The simple gradient noise scale tr(Sigma)/|G|^2 and its two-batch-size estimator."""
+"""The gradient noise scale tr(Sigma)/|G|^2 and its two-batch-size estimator."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from torch import Tensor
 
 # --8<-- [start:exact]
 def linreg_exact_stats(u: Tensor, noise_std: float) -> tuple[float, float]:
-    """|G|^2 and tr(Sigma) of the loss 1/2 (w.x - y)^2 with x ~ N(0, I_d), y = w*.x + noise.
+    """|G|^2 and tr(Sigma) of the loss 1/2 (w.x - y)^2, where x ~ N(0, I_d)
+    and y = w*.x + noise.
 
-    u = w - w* has shape (d,). Per-example gradient g = (x.u - noise) x, so G = u and
-    Sigma = (|u|^2 + noise_std^2) I + u u^T (Gaussian fourth moments).
+    u = w - w* has shape (d,). Per-example gradient g = (x.u - noise) x,
+    so G = u and Sigma = (|u|^2 + noise_std^2) I + u u^T (Gaussian fourth
+    moments).
     """
     d, u2 = u.numel(), float(u @ u)
     return u2, d * (u2 + noise_std**2) + u2
@@ -120,7 +122,8 @@ def main() -> None:
     g2_true, tr_true = linreg_exact_stats(u, noise_std)
     b_true = simple_noise_scale(g2_true, tr_true)
     print(
-        f"exact: |G|^2 = {g2_true:.4g}, tr(Sigma) = {tr_true:.4g}, B_simple = {b_true:.4g}"
+        f"exact: |G|^2 = {g2_true:.4g}, tr(Sigma) = {tr_true:.4g}, "
+        f"B_simple = {b_true:.4g}"
     )
 
     sizes = [2**k for k in range(11)]
@@ -143,18 +146,20 @@ def main() -> None:
 
     run = running_estimates(w, w_star, noise_std, b_small, b_big, pairs)
     running = run["running"]
+    print(f"two-batch estimates, B = {b_small} and {b_big}, mean over:")
     for n in (10, 100, pairs):
         print(
-            f"{n:4d} batch pairs (B = {b_small}, {b_big}): |G|^2 ~ {run['g2'][:n].mean():.4g}, "
-            f"tr(Sigma) ~ {run['tr_sigma'][:n].mean():.4g}, B_simple ~ {running[n - 1]:.4g}"
+            f"{n:4d} batch pairs: |G|^2 ~ {run['g2'][:n].mean():.4g}, "
+            f"tr(Sigma) ~ {run['tr_sigma'][:n].mean():.4g}, "
+            f"B_simple ~ {running[n - 1]:.4g}"
         )
     naive = [
         naive_noise_scale(run[key].sqrt().mean().item(), b)
         for key, b in (("sq_small", b_small), ("sq_big", b_big))
     ]
     print(
-        f"naive |G_B|/B: {naive[0]:.3g} at B = {b_small}, {naive[1]:.3g} at B = {b_big} "
-        f"(B_simple is {b_true:.4g} at both)"
+        f"naive |G_B|/B: {naive[0]:.3g} at B = {b_small}, "
+        f"{naive[1]:.3g} at B = {b_big} (B_simple is {b_true:.4g} at both)"
     )
 
     _, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")

@@ -1,4 +1,4 @@
-"""How the gradient noise scale B_simple evolves while a small MLP trains with SGD."""
+"""How the noise scale B_simple evolves while a small MLP trains with SGD."""
 
 from __future__ import annotations
 
@@ -133,9 +133,8 @@ def train(
 def main() -> None:
     torch.manual_seed(0)
     log = train()
-    print(
-        "step   full-data loss   B_simple exact   two-batch estimate (8 pairs of B = 32, 512)"
-    )
+    print("two-batch estimate: mean over 8 pairs of batches, B = 32 and 512")
+    print("step   full-data loss   B_simple exact   two-batch estimate")
     for step in (0, 10, 100, 1000, 3000):
         i = log["step"].index(step)
         print(

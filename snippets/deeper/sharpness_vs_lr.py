@@ -1,4 +1,4 @@
-"""Sharpness (top Hessian eigenvalue) during full-batch gradient descent, against 2/lr."""
+"""Sharpness (top Hessian eigenvalue) in full-batch gradient descent vs 2/lr."""
 
 from __future__ import annotations
 
@@ -85,18 +85,19 @@ def main() -> None:
     torch.manual_seed(0)
     lrs = [0.03, 0.15, 0.3]
     runs = {lr: train_gd(lr) for lr in lrs}
-    print(
-        "  lr    2/lr   sharpness at step 0, max, mean +- std over steps 1000-1500   "
-        "final loss, steps where the loss rose"
-    )
+    print("sharpness: at step 0, max, mean +- std over steps 1000-1500")
+    print("loss: final, number of steps where it rose")
+    print("  lr    2/lr   sharpness                     loss")
     for lr, log in runs.items():
         late = torch.tensor(log["sharpness"][100:])
         rises = sum(
             b > a for a, b in zip(log["loss"], log["loss"][1:], strict=False)
         )
         print(
-            f"{lr:4.2f}  {2 / lr:6.4g}   {log['sharpness'][0]:.4g}, {max(log['sharpness']):.4g}, "
-            f"{late.mean():.4g} +- {late.std():.2g}   {log['loss'][-1]:.3e}, {rises}"
+            f"{lr:4.2f}  {2 / lr:6.4g}   "
+            f"{log['sharpness'][0]:.4g}, {max(log['sharpness']):.4g}, "
+            f"{late.mean():.4g} +- {late.std():.2g}   "
+            f"{log['loss'][-1]:.3e}, {rises}"
         )
 
     _, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")

@@ -1,4 +1,4 @@
-"""DeepNorm: x_{l+1} = LN(alpha * x_l + G(x_l)), with depth-dependent alpha and init scale beta."""
+"""DeepNorm: x_{l+1} = LN(alpha * x_l + G(x_l)), alpha and beta set by depth."""
 
 from __future__ import annotations
 
@@ -70,9 +70,10 @@ def ffn_branch_share(
 def main() -> None:
     torch.manual_seed(0)
     print("published DeepNorm constants (alpha, beta):")
+    print(f"{'encoder-decoder':>62}")
     print(
         f"  {'layers':<10} {'encoder-only':<16} {'decoder-only':<16} "
-        f"{'enc-dec: encoder':<18} {'enc-dec: decoder':<16}"
+        f"{'encoder':<16} {'decoder'}"
     )
     for layers in [6, 12, 24, 48, 100, 500]:
         enc = deepnorm_constants("encoder-only", n_enc=layers)["encoder"]
@@ -84,20 +85,21 @@ def main() -> None:
             + " ".join(f"{a:>6.3f}, {b:<8.3f}" for a, b in cells).rstrip()
         )
     print(
-        f"  (500 + 500 layers = {2 * 500 + 3 * 500} sublayers, DeepNet's 1,000-layer model)"
+        f"  (500 + 500 layers = {2 * 500 + 3 * 500} sublayers, "
+        "DeepNet's 1,000-layer model)"
     )
 
     print(
-        "share of an FFN sublayer's output variance from the branch at init (d = 64):"
+        "share of an FFN sublayer's output variance from the branch at init "
+        "(d = 64):"
     )
     print("  decoder layers M   alpha    beta     branch share")
     post_ln = ffn_branch_share(1.0, 1.0)
     print(f"  Post-LN (any M)    1.000    1.000    {post_ln:.3e}")
     for m in [6, 24, 100, 1000]:
         alpha, beta = deepnorm_constants("decoder-only", n_dec=m)["decoder"]
-        print(
-            f"  {m:<18} {alpha:<8.3f} {beta:<8.3f} {ffn_branch_share(alpha, beta):.3e}"
-        )
+        share = ffn_branch_share(alpha, beta)
+        print(f"  {m:<18} {alpha:<8.3f} {beta:<8.3f} {share:.3e}")
 
 
 if __name__ == "__main__":

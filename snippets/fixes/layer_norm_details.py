@@ -1,4 +1,4 @@
-"""LayerNorm in detail: the exact formula, its backward pass by hand, and scale invariance."""
+"""LayerNorm in detail: the formula, its backward by hand, scale invariance."""
 
 from __future__ import annotations
 
@@ -93,7 +93,8 @@ def main() -> None:
     torch.manual_seed(0)
     d = 16
     print(
-        f"output std of each variant, rows of D = {d} features with std s (eps = 1e-5):"
+        f"output std of each variant, rows of D = {d} features with std s "
+        "(eps = 1e-5):"
     )
     print("  s        torch LayerNorm   (x-mean)/(std+eps)   unbiased variance")
     for s in [1.0, 1e-1, 1e-2, 1e-3]:
@@ -140,7 +141,8 @@ def main() -> None:
     )
     print(f"dL/dx has no component along (1, ..., 1): {along_ones < 1e-12}")
     print(
-        f"largest cosine between dL/dx and x_hat in a row: {along_x_hat.abs().max():.1e}"
+        "largest cosine between dL/dx and x_hat in a row: "
+        f"{along_x_hat.abs().max():.1e}"
     )
 
     w, xs, target = (

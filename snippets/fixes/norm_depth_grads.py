@@ -1,4 +1,4 @@
-"""Per-layer gradient norms of a deep MLP without and with each kind of normalization."""
+"""Per-layer gradient norms of a deep MLP without and with normalization."""
 
 from __future__ import annotations
 

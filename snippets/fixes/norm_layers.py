@@ -1,4 +1,4 @@
-"""BatchNorm, LayerNorm, RMSNorm and weight normalization from scratch, checked against torch.nn."""
+"""BatchNorm, LayerNorm, RMSNorm, weight norm from scratch, against torch.nn."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def rms_norm(x: Tensor, gamma: Tensor, eps: float | None = None) -> Tensor:
 
 # --8<-- [start:weight_norm]
 def weight_norm_weight(v: Tensor, g: Tensor) -> Tensor:
-    """w = g * v / ||v|| with one norm per output row: v (out, in), g (out, 1)."""
+    """w = g * v / ||v||, one norm per output row: v (out, in), g (out, 1)."""
     return g * v / v.norm(dim=1, keepdim=True)
 # --8<-- [end:weight_norm]
 
@@ -159,11 +159,12 @@ def batch_norm_depends_on_batch(
 
 def main() -> None:
     torch.manual_seed(0)
-    print("from scratch vs torch.nn in float64:")
     shapes = [(8, 4), (32, 16), (128, 64)]
     print(
-        "  layer              x shapes (8, 4), (32, 16), (128, 64): forward, backward < 1e-12"
+        "from scratch vs torch.nn in float64, x shapes "
+        f"{', '.join(str(s) for s in shapes)}:"
     )
+    print("  layer              forward, backward < 1e-12")
     for kind in [
         "batch_norm_train",
         "batch_norm_eval",
@@ -181,7 +182,8 @@ def main() -> None:
         x, 3 + 2 * torch.randn(15, 8)
     )
     print(
-        "BatchNorm, the same sample in two different batches, max |output difference|:"
+        "BatchNorm, the same sample in two different batches, "
+        "max |output difference|:"
     )
     print(f"  train mode (batch statistics):  {train_diff:.3f}")
     print(f"  eval mode (running statistics): {eval_diff:.3f}")

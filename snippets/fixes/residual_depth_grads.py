@@ -1,4 +1,4 @@
-"""Gradient norm per layer at initialisation, plain vs residual stacks, 64 blocks deep."""
+"""Gradient norm per layer at init, plain vs residual stacks, 64 blocks deep."""
 
 from __future__ import annotations
 
@@ -34,8 +34,9 @@ def input_grad_norms(
     batch: int = 256,
     device: torch.device | str = "cpu",
 ) -> list[float]:
-    """||dL/dx_l|| for l = 0..depth. Block: F(x) = scale * W relu(x); plain x <- F(x),
-    residual x <- x + F(x). Loss: mean over the batch of r . x_depth, r a fixed random vector."""
+    """||dL/dx_l|| for l = 0..depth. Block: F(x) = scale * W relu(x);
+    plain x <- F(x), residual x <- x + F(x). Loss: mean over the batch of
+    r . x_depth, r a fixed random vector."""
     layers = [nn.Linear(width, width, device=device) for _ in range(depth)]
     if init == "he":
         for layer in layers:
@@ -67,7 +68,8 @@ def main() -> None:
     torch.manual_seed(0)
     _, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     print(
-        "64 blocks of width 64: ||dL/dx_0|| / ||dL/dx_64|| and the gain per block"
+        "64 blocks of width 64: ||dL/dx_0|| / ||dL/dx_64|| "
+        "and the gain per block"
     )
     print(f"  {'setup':<40} {'ratio':>10} {'gain':>7} {'predicted':>9}")
     for (label, (residual, init, scale, predicted)), marker in zip(
@@ -75,8 +77,8 @@ def main() -> None:
     ):
         norms = input_grad_norms(residual, init, scale)
         print(
-            f"  {label:<40} {norms[0] / norms[-1]:>10.3e} {gain_per_block(norms):>7.4f}"
-            f" {predicted:>9.4f}"
+            f"  {label:<40} {norms[0] / norms[-1]:>10.3e} "
+            f"{gain_per_block(norms):>7.4f} {predicted:>9.4f}"
         )
         ax.semilogy(
             range(len(norms)), norms, marker=marker, markevery=8, label=label

@@ -1,4 +1,4 @@
-"""The residual gradient identity dL/dx = dL/dy (I + dF/dx), checked with autograd Jacobians."""
+"""The residual identity dL/dx = dL/dy (I + dF/dx), checked with autograd."""
 
 from __future__ import annotations
 
@@ -109,16 +109,17 @@ def main() -> None:
 
     print("I + dF/dx can still shrink the gradient: F(x) = -0.9 x gives")
     shrink = residual_input_grad(lambda t: -0.9 * t, x, grad_y)
-    print(
-        f"  ||dL/dx|| / ||dL/dy|| = {(shrink.norm() / grad_y.norm()).item():.4g}"
-    )
+    ratio = (shrink.norm() / grad_y.norm()).item()
+    print(f"  ||dL/dx|| / ||dL/dy|| = {ratio:.4g}")
 
     n = 50
     print(
-        f"scaled shortcuts y = lambda x + F(x), {n} blocks, ||dL/dx_0|| / ||dL/dx_{n}||:"
+        f"scaled shortcuts y = lambda x + F(x), {n} blocks, "
+        f"||dL/dx_0|| / ||dL/dx_{n}||:"
     )
     print(
-        "  lambda   F zero-initialised   F random (Linear default init)   lambda^50"
+        "  lambda   F zero-initialised   F random (Linear default init)   "
+        "lambda^50"
     )
     for lam in [0.9, 1.0, 1.1]:
         zeros = [make_branch(d, 16, zero_last=True) for _ in range(n)]

@@ -1,4 +1,4 @@
-"""Gradient paths through residual stacks: the 2^N expansion, pre- vs post-activation, DenseNet."""
+"""Gradient paths in residual stacks: 2^N terms, pre- vs post-act, DenseNet."""
 
 from __future__ import annotations
 
@@ -23,9 +23,11 @@ def product_of_blocks(mats: list[Tensor]) -> Tensor:
 
 
 def sum_over_paths(mats: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
-    """Expand the product: one term per subset S of blocks (A_i for i in S, in order, I elsewhere).
+    """Expand the product: one term per subset S of blocks (A_i for i in S,
+    in order, I elsewhere).
 
-    Returns the sum of all 2^N terms and, for k = 0..N, the sum of the terms of path length k."""
+    Returns the sum of all 2^N terms and, for k = 0..N, the sum of the terms
+    of path length k."""
     n, d, like = (
         len(mats),
         mats[0].shape[0],
@@ -46,9 +48,11 @@ def sum_over_paths(mats: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
 def identity_path_grad(
     x: Tensor, blocks: list[nn.Module], post_activation: bool
 ) -> Tensor:
-    """dL/dx_0 with every branch's gradient blocked (F(x).detach()): only the shortcuts carry it.
+    """dL/dx_0 with every branch's gradient blocked (F(x).detach()): only the
+    shortcuts carry it.
 
-    post_activation: x <- relu(x + F(x)) (original ResNet); else x <- x + F(relu(x)) (pre-act)."""
+    post_activation: x <- relu(x + F(x)) (original ResNet); else
+    x <- x + F(relu(x)) (pre-activation)."""
     x0 = x.detach().requires_grad_()
     h = x0
     for branch in blocks:
@@ -103,17 +107,20 @@ def main() -> None:
     ]
     _, by_length = sum_over_paths(mats)
     print(
-        f"N = {n} blocks, ||A_i|| small: paths of length k, their number and summed norm:"
+        f"N = {n} blocks, ||A_i|| small: paths of length k, their number "
+        "and summed norm:"
     )
     for k, term in enumerate(by_length):
         print(
-            f"  k = {k:>2}  C(N, k) = {math.comb(n, k):>3}  ||sum|| = {term.norm().item():.3e}"
+            f"  k = {k:>2}  C(N, k) = {math.comb(n, k):>3}  "
+            f"||sum|| = {term.norm().item():.3e}"
         )
 
     width, batch = 64, 256
     x = torch.randn(batch, width)
     print(
-        "coordinates of dL/dx_0 that the shortcuts alone still reach (branch gradients blocked):"
+        "coordinates of dL/dx_0 that the shortcuts alone reach "
+        "(branches blocked):"
     )
     print("  blocks   pre-activation   post-activation")
     for depth in [1, 2, 5, 10, 20, 50]:
@@ -140,9 +147,10 @@ def main() -> None:
     grad_out = torch.randn_like(out)
     out.backward(grad_out)
     print(
-        f"dense block, output {tuple(out.shape)}: with the layers' gradients blocked, "
-        f"dL/dx == dL/dout[:, :8]: {torch.equal(x.grad, grad_out[:, :8])}"
+        f"dense block, output {tuple(out.shape)}, "
+        "with the layers' gradients blocked:"
     )
+    print(f"  dL/dx == dL/dout[:, :8]: {torch.equal(x.grad, grad_out[:, :8])}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Per-layer gradient norms at initialisation of a small Transformer: Post-LN, Pre-LN, DeepNorm."""
+"""Per-layer grad norms of a Transformer at init: Post-LN, Pre-LN, DeepNorm."""
 
 from __future__ import annotations
 
@@ -176,16 +176,20 @@ def main() -> None:
     labels = {"post": "Post-LN", "pre": "Pre-LN", "deepnorm": "DeepNorm"}
     _, ax1 = plt.subplots(figsize=(7, 4), layout="constrained")
     print(
-        f"||dL/dW2|| per layer, {layers} layers, d = 64, Xavier init, mean of 12 models:"
+        f"||dL/dW2|| per layer, {layers} layers, d = 64, Xavier init, "
+        "mean of 12 models:"
     )
     profile = {}
     for norm, marker in zip(labels, "osD", strict=True):
         norms = mean_ffn_grad_norms(norm, layers, seeds=range(12))
         profile[norm] = norms
-        print(f"{labels[norm] + ':':<10}" + " ".join(f"{g:.3f}" for g in norms))
         ax1.semilogy(
             range(1, layers + 1), norms, marker=marker, label=labels[norm]
         )
+    header = "".join(f"{name:<10}" for name in labels.values())
+    print(f"  layer   {header.rstrip()}")
+    for layer, row in enumerate(zip(*profile.values(), strict=True), 1):
+        print(f"  {layer:<7} " + "".join(f"{g:<10.3f}" for g in row).rstrip())
     alpha, beta = (2 * layers) ** 0.25, (8 * layers) ** -0.25
     hidden = {}
     for norm in ("post", "deepnorm"):
@@ -213,7 +217,8 @@ def main() -> None:
     ax1.set_xlabel("layer (1 = next to the embeddings)")
     ax1.set_ylabel(r"$\|\partial L / \partial W_2\|_F$ of the FFN")
     ax1.set_title(
-        f"Gradient per layer at initialisation, {layers}-layer Transformer, Xavier init"
+        f"Gradient per layer at initialisation, {layers}-layer Transformer, "
+        "Xavier init"
     )
     ax1.legend()
 

@@ -1,4 +1,4 @@
-"""Training a small Transformer LM: Pre-LN vs Post-LN vs Post-LN with warmup vs DeepNorm."""
+"""A small Transformer LM: Pre-LN, Post-LN, Post-LN + warmup, DeepNorm."""
 
 from __future__ import annotations
 
@@ -153,9 +153,11 @@ def train(
     batch: int = 8,
     seq: int = 64,
 ) -> tuple[list[float], float]:
-    """Adam at one learning rate, optionally with linear warmup over `warmup` steps.
+    """Adam at one learning rate, optionally with linear warmup over `warmup`
+    steps.
 
-    Returns the training loss at every step and the loss on held-out text at the end."""
+    Returns the training loss at every step and the loss on held-out text at
+    the end."""
     ids, vocab = load_corpus()
     split = int(0.9 * len(ids))
     train_ids, val_ids = ids[:split], ids[split:]
@@ -209,7 +211,8 @@ def main() -> None:
         f"corpus: argparse source, {len(ids)} characters, {len(vocab)} distinct"
     )
     print(
-        f"unigram entropy (a model that learned only character frequencies): {floor:.3f} nats"
+        "unigram entropy (a model that learned only character frequencies): "
+        f"{floor:.3f} nats"
     )
     print(
         "6 layers, d = 64, Adam lr 3e-3, 300 steps of 8 x 64 characters, seed 0"
@@ -238,7 +241,8 @@ def main() -> None:
     ax.set_ylim(1.3, 4.6)
     ax.legend(fontsize=8)
     print(
-        f"(ln of the vocabulary size, the loss of a uniform guess: {math.log(len(vocab)):.3f})"
+        "(ln of the vocabulary size, the loss of a uniform guess: "
+        f"{math.log(len(vocab)):.3f})"
     )
     plt.show()
 

@@ -1,4 +1,4 @@
-"""The chain rule three ways, Jacobian products in reverse mode, the order of a training step."""
+"""The chain rule three ways, reverse-mode Jacobian products, a step's order."""
 
 from __future__ import annotations
 
@@ -108,10 +108,8 @@ def main() -> None:
     A = torch.randn(m, n, dtype=torch.float64)
     t = torch.randn(m, dtype=torch.float64)
     J = jacobians(xv, A, t)
-    print(
-        "\nvector chain L = 1/2 ||tanh(A x) - t||^2, Jacobian shapes:",
-        ", ".join(str(tuple(j.shape)) for j in J),
-    )
+    print("\nvector chain L = 1/2 ||tanh(A x) - t||^2")
+    print("Jacobian shapes:", ", ".join(str(tuple(j.shape)) for j in J))
     product = (J[0] @ J[1] @ J[2]).squeeze(0)
     autograd = torch.func.grad(vector_chain)(xv, A, t)
     print("product of Jacobians:", "  ".join(f"{val:+.6f}" for val in product))
@@ -133,7 +131,8 @@ def main() -> None:
     torch.nn.functional.mse_loss(model(X), Y).backward()
     ratio = (model.weight.grad / once).max()
     print(
-        f"\n.grad after a second backward without zero_grad: {ratio:.3f} x the first"
+        "\n.grad after a second backward without zero_grad: "
+        f"{ratio:.3f} x the first"
     )
     optimizer.zero_grad()
     print(f".grad after zero_grad(): {model.weight.grad}")

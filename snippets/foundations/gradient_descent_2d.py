@@ -1,4 +1,4 @@
-"""The gradient of a 2-D toy loss: finite differences vs autograd, and gradient descent on it."""
+"""A 2-D toy loss: its gradient by finite differences and autograd, descent."""
 
 from __future__ import annotations
 
@@ -113,7 +113,8 @@ def main() -> None:
         for lr in (0.02, 0.1, 0.18)
     }
     print(
-        f"L after 30 steps of gradient descent from w = (0, 2), where L = {toy_loss(start):.4g}"
+        "L after 30 steps of gradient descent from w = (0, 2), "
+        f"where L = {toy_loss(start):.4g}"
     )
     for lr, path in runs.items():
         print(f"lr = {lr:.2f}: L = {toy_loss(path[-1]).item():.3e}")

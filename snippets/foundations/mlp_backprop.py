@@ -1,4 +1,4 @@
-"""Backpropagation through a 2-layer sigmoid MLP, by hand and by autograd, for a batch of rows."""
+"""Backprop through a 2-layer sigmoid MLP, by hand and by autograd, a batch."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def init_params(
     dtype: torch.dtype = torch.float64,
     device: torch.device | str = "cpu",
 ) -> Params:
-    """W1: (H, D), b1: (H,), W2: (1, H), b2: (1,), the same layout as nn.Linear."""
+    """W1: (H, D), b1: (H,), W2: (1, H), b2: (1,), laid out as in nn.Linear."""
     kw = {"dtype": dtype, "device": device}
     return {
         "W1": torch.randn(H, D, **kw) / D**0.5,
@@ -122,8 +122,10 @@ def main() -> None:
             if name == "W1"
             else grads[name].reshape(1, -1)
         )
-        text = " / ".join(" ".join(f"{v:+.4f}" for v in row) for row in rows)
-        print(f"dL/d{name} {tuple(grads[name].shape)}: {text}")
+        head = f"dL/d{name} {tuple(grads[name].shape)}: "
+        lines = [" ".join(f"{v:+.4f}" for v in row) for row in rows]
+        # a matrix prints one row per line, aligned under the first
+        print(head + ("\n" + " " * len(head)).join(lines))
 
     # Differences at rounding level depend on the CPU's vector kernels (often
     # exactly 0), so the table shows the bound they meet, not their last bits.

@@ -1,4 +1,4 @@
-"""How the 2-layer sigmoid MLP's gradients depend on the input scale and on the weight scale."""
+"""How a 2-layer sigmoid MLP's gradients depend on input and weight scale."""
 
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ def share_carrying_half(norms: torch.Tensor) -> float:
 def sweep(
     p: Params, X: torch.Tensor, y: torch.Tensor, scales: torch.Tensor, what: str
 ) -> dict[str, torch.Tensor]:
-    """Scale the inputs (what="input") or both weight matrices (what="weight") by each scale."""
+    """Scale the inputs (what="input") or both weight matrices
+    (what="weight") by each scale."""
     rows = []
     for c in scales.tolist():
         q = (
@@ -116,9 +117,10 @@ def main() -> None:
         r = sweep(p, X, y, scales, what)
         small = scales <= 0.1
         peak = r["W1_median"].argmax()
+        slope = log_slope(scales[small], r["W1_median"][small])
         print(
-            f"{what} scale {symbol}: slope of median ||dL/dW1|| for {symbol} <= 0.1: "
-            f"{log_slope(scales[small], r['W1_median'][small]):.3f}"
+            f"{what} scale {symbol}: slope of median ||dL/dW1|| "
+            f"for {symbol} <= 0.1: {slope:.3f}"
         )
         print(
             f"  median ||dL/dW1|| peaks at {symbol} = {scales[peak]:.3g} "

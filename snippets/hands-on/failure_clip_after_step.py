@@ -1,4 +1,4 @@
-"""Failure case: clip_grad_norm_ called after optimizer.step() clips nothing that is used."""
+"""Failure case: clip_grad_norm_ after optimizer.step() clips nothing used."""
 
 import matplotlib.pyplot as plt
 import torch
@@ -90,11 +90,12 @@ def main() -> None:
     same = torch.equal(results["clip_after_step"][1], results["no_clip"][1])
     print(f"clip after step gives bit-identical weights to no clipping: {same}")
     i = bad - 1  # list index of step `bad`
+    print(f"at step {bad}, where lr * max_norm = {lr * MAX_NORM:.4g}:")
+    print("order             grad norm used   |update|   loss 10 steps later")
     for order, run in runs.items():
         print(
-            f"{order:<17} step {bad}: grad norm used {run['seen'][i]:.4g}, "
-            f"|update| {run['update'][i]:.4g} (lr*max_norm = {lr * MAX_NORM:.4g}); "
-            f"loss 10 steps later {run['loss'][i + 10]:.4g}"
+            f"{order:<17} {run['seen'][i]:<16.4g} {run['update'][i]:<10.4g} "
+            f"{run['loss'][i + 10]:.4g}"
         )
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")

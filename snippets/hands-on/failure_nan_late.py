@@ -1,4 +1,4 @@
-"""Failure case: NaN after many good steps, from log(0) and from a 0/0 on one bad batch."""
+"""Failure case: NaN after many good steps, from log(0) or a 0/0 on a batch."""
 
 import math
 import warnings
@@ -112,9 +112,10 @@ def main() -> None:
         nn.functional.binary_cross_entropy_with_logits, xs, ys
     )
     nan_step = first_nonfinite(by_hand)
+    print(f"BCE by hand: first non-finite loss at step {nan_step}")
     print(
-        f"BCE by hand: first non-finite loss at step {nan_step}; "
-        f"BCEWithLogits: {first_nonfinite(stable)}, final loss {stable[-1]:.3e}"
+        f"BCEWithLogits: {first_nonfinite(stable)}, "
+        f"final loss {stable[-1]:.3e}"
     )
     print(
         f"loss with logits: step 1 {stable[0]:.3f}, step {nan_step - 1} "
@@ -127,11 +128,12 @@ def main() -> None:
     print(anomaly_report(lambda: bce_by_hand(probe(xs).squeeze(1), ys)))
 
     no_eps, with_eps = train_stream(eps=0.0), train_stream(eps=1e-5)
-    print(
-        f"per-batch standardisation, eps 0: first non-finite loss at step "
-        f"{first_nonfinite(no_eps)}, final loss {no_eps[-1]:.4g}; "
-        f"eps 1e-5: {first_nonfinite(with_eps)}, final loss {with_eps[-1]:.4g}"
-    )
+    print("per-batch standardisation:")
+    for eps, losses in (("0", no_eps), ("1e-5", with_eps)):
+        print(
+            f"  eps {eps}: first non-finite loss at step "
+            f"{first_nonfinite(losses)}, final loss {losses[-1]:.4g}"
+        )
 
     _, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     steps = range(1, len(by_hand) + 1)

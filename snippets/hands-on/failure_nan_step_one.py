@@ -1,4 +1,4 @@
-"""Failure case: NaN within the first steps, from a too-large init or a too-high learning rate."""
+"""Failure case: NaN within the first steps, from too large an init or lr."""
 
 import math
 
@@ -61,13 +61,14 @@ def main() -> None:
         "default init, lr 0.01": (None, 0.01),
     }
     runs = {}
+    print(f"{'':<22} step-1 loss  step-1 grad norm  non-finite loss at step")
     for label, (std, lr) in settings.items():
         torch.manual_seed(0)
         runs[label] = first_steps(relu_mlp(std), x, y, steps=10, lr=lr)
         losses, norms = runs[label]
         print(
-            f"{label:<22} step-1 loss {losses[0]:.3e}, step-1 grad norm {norms[0]:.3e}, "
-            f"first non-finite loss at step {first_nonfinite(losses)}"
+            f"{label:<22} {losses[0]:<12.3e} {norms[0]:<17.3e} "
+            f"{first_nonfinite(losses)}"
         )
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")

@@ -1,4 +1,4 @@
-"""Failure case: a Post-LN Transformer stack fails at a learning rate where Pre-LN trains."""
+"""Failure case: a Post-LN Transformer fails at an lr where Pre-LN trains."""
 
 import math
 
@@ -115,18 +115,20 @@ def main() -> None:
     }
     torch.set_num_threads(threads)
     print(
-        f"ln(VOCAB) = {math.log(VOCAB):.4f} (uniform guess), best possible {loss_floor():.4f}"
+        f"ln(VOCAB) = {math.log(VOCAB):.4f} (uniform guess), "
+        f"best possible {loss_floor():.4f}"
     )
+    print(
+        f"{'':<34} {'last-20':<8} {'first < 0.3':<12} {'highest':<8} "
+        "max grad"
+    )
+    print(f"{'run':<34} {'mean':<8} {'at step':<12} {'after':<8} norm")
     for name, (losses, norms) in runs.items():
         step, spike = relapse(losses)
-        after = (
-            f"first < 0.3 at step {step}, highest after {spike:.3f}"
-            if step
-            else "never < 0.3"
-        )
+        first, after = (str(step), f"{spike:.3f}") if step else ("never", "-")
         print(
-            f"{name:<34} last-20 mean {sum(losses[-20:]) / 20:.3f}, {after}, "
-            f"max grad norm {max(norms):.3g}"
+            f"{name:<34} {sum(losses[-20:]) / 20:<8.3f} {first:<12} "
+            f"{after:<8} {max(norms):.3g}"
         )
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")

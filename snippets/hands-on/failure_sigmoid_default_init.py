@@ -1,4 +1,4 @@
-"""Failure case: a deep tanh/sigmoid MLP left at PyTorch's default init loses its gradient."""
+"""Failure case: a deep tanh/sigmoid MLP at default init loses its gradient."""
 
 import matplotlib.pyplot as plt
 import torch
@@ -90,12 +90,12 @@ def main() -> None:
         ]:
             curves[act, init] = train_losses(model, x, y, steps=300, lr=0.05)
     print(f"variance of the targets: {y.var(unbiased=False).item():.4f}")
+    print(f"{'':<16} |dL/dW1| / |dL/dW20|   loss after 300 SGD steps")
     for (act, init), norms in profiles.items():
-        ratio = norms[0] / norms[-1]
-        line = f"{act:<8}{init:<8} |dL/dW1| / |dL/dW20| = {ratio:.2e}"
+        line = f"{act:<8}{init:<8} {norms[0] / norms[-1]:<22.2e}"
         if (act, init) in curves:
-            line += f"; loss after 300 SGD steps {curves[act, init][-1]:.4f}"
-        print(line)
+            line += f" {curves[act, init][-1]:.4f}"
+        print(line.rstrip())
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     markers = ["o", "s", "^", "v", "D", "x"]

@@ -1,4 +1,4 @@
-"""Hooks that see gradients during backward: tensor, module and post-accumulate parameter hooks."""
+"""Gradient hooks in backward: tensor, module, post-accumulate parameter."""
 
 import itertools
 
@@ -91,7 +91,8 @@ def main() -> None:
 
     grad_a1 = hidden_grad_by_hook(mlp, x)
     print(
-        f"tensor hook: dL/da1 shape {tuple(grad_a1.shape)}, norm {grad_a1.norm():.4f}"
+        f"tensor hook: dL/da1 shape {tuple(grad_a1.shape)}, "
+        f"norm {grad_a1.norm():.4f}"
     )
     w1_grad = mlp[0].weight.grad.clone()
     mlp.zero_grad()
@@ -102,8 +103,12 @@ def main() -> None:
     mlp.zero_grad()
     for name, (g_in, g_out) in linear_grads_by_module_hooks(mlp, x).items():
         print(
-            f"Linear {name}: dL/d input {tuple(g_in.shape)} norm {g_in.norm():.3e}, "
-            f"dL/d output {tuple(g_out.shape)} norm {g_out.norm():.3e}"
+            f"Linear {name}: dL/d input  {tuple(g_in.shape)!s:<8} "
+            f"norm {g_in.norm():.3e}"
+        )
+        print(
+            f"          dL/d output {tuple(g_out.shape)!s:<8} "
+            f"norm {g_out.norm():.3e}"
         )
 
     mlp.zero_grad()

@@ -1,4 +1,4 @@
-"""A small gradient monitor built on hooks, used on a real training run, drawn as one dashboard."""
+"""A small gradient monitor on hooks, on a real training run, as a dashboard."""
 
 import math
 

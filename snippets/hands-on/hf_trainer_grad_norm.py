@@ -1,4 +1,4 @@
-"""Hugging Face Trainer on a tiny random Llama: its logged grad_norm and a per-layer callback."""
+"""HF Trainer on a tiny random Llama: its grad_norm and a per-layer callback."""
 
 import os
 import tempfile
@@ -146,12 +146,13 @@ def main() -> None:
     for entry, after in zip(logs, seen, strict=True):
         if entry["step"] % 5 == 0 or entry["step"] == 1:
             print(
-                f"{entry['step']:>4}  {entry['loss']:.4f}   {entry['grad_norm']:.4f}"
-                f"             {after:.4f}"
+                f"{entry['step']:>4}  {entry['loss']:.4f}   "
+                f"{entry['grad_norm']:.4f}             {after:.4f}"
             )
     clipped = sum(g > args.max_grad_norm for g in logged)
     print(
-        f"steps with logged grad_norm > max_grad_norm: {clipped} of {len(logged)}"
+        "steps with logged grad_norm > max_grad_norm: "
+        f"{clipped} of {len(logged)}"
     )
     print(
         f"grad_norm logged over {len(logged)} steps: "
@@ -217,7 +218,8 @@ def main() -> None:
     )
     ax2.legend()
     fig.suptitle(
-        "Tiny random Llama (2 layers, hidden 32) trained with transformers.Trainer"
+        "Tiny random Llama (2 layers, hidden 32) trained with "
+        "transformers.Trainer"
     )
     plt.show()
 

@@ -1,4 +1,4 @@
-"""Reading gradients in PyTorch: .grad, accumulation, zero_grad, retain_grad and autograd.grad."""
+"""Reading .grad: accumulation, zero_grad, retain_grad and autograd.grad."""
 
 import torch
 from torch import Tensor, nn
@@ -75,9 +75,8 @@ def main() -> None:
 
     once = grad_after_backwards(model, x, y, times=1)
     thrice = grad_after_backwards(model, x, y, times=3)
-    print(
-        f"after 3 backward passes .grad / single .grad = {(thrice / once).mean().item():.4f}"
-    )
+    ratio = (thrice / once).mean().item()
+    print(f"after 3 backward passes .grad / single .grad = {ratio:.4f}")
     model.zero_grad()  # set_to_none=True is the default
     print(
         f"after zero_grad(): weight.grad is None -> {model.weight.grad is None}"
@@ -85,7 +84,8 @@ def main() -> None:
     nn.functional.mse_loss(model(x), y).backward()
     model.zero_grad(set_to_none=False)
     print(
-        f"after zero_grad(set_to_none=False): sum |grad| = {model.weight.grad.abs().sum():.4f}"
+        "after zero_grad(set_to_none=False): "
+        f"sum |grad| = {model.weight.grad.abs().sum():.4f}"
     )
 
     mlp = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 1))

@@ -1,4 +1,4 @@
-"""Per-example gradients with torch.func (vmap over grad), checked against a Python loop."""
+"""Per-example gradients with torch.func (vmap of grad), checked by a loop."""
 
 import matplotlib.pyplot as plt
 import torch
@@ -10,7 +10,8 @@ from torch.func import functional_call, grad, vmap
 def per_example_grads(
     model: nn.Module, x: Tensor, y: Tensor
 ) -> dict[str, Tensor]:
-    """dL_i/dtheta for every example i: each entry has shape (N, *param.shape)."""
+    """dL_i/dtheta for every example i; each entry has shape
+    (N, *param.shape)."""
     params = {name: p.detach() for name, p in model.named_parameters()}
 
     def loss_one(params: dict[str, Tensor], xi: Tensor, yi: Tensor) -> Tensor:
@@ -71,7 +72,8 @@ def main() -> None:
         torch.allclose(fast[k].mean(0), batch_grad[k], atol=1e-6) for k in fast
     )
     print(
-        f"mean of per-example grads equals the batch gradient (atol 1e-6): {same}"
+        "mean of per-example grads equals the batch gradient (atol 1e-6): "
+        f"{same}"
     )
 
     norms = flat_norms(fast)

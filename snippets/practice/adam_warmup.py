@@ -1,4 +1,4 @@
-"""Why Adam wants warmup: its first steps are full-size steps built from one or two gradients."""
+"""Why Adam wants warmup: its first steps are full size, from 1 or 2 grads."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def train_adam(
 ) -> dict[str, list[float]]:
     """Adam on an MLP with a linear warmup over `warmup` steps (0: none).
 
-    Logs the RMS of each step's weight change divided by the peak lr, and the loss.
+    Logs the RMS of each step's weight change divided by the peak lr, and the
+    loss.
     """
     torch.manual_seed(seed)
     x, y = (t.to(device) for t in make_data(seed))
@@ -75,14 +76,17 @@ def main() -> None:
         f"Adam, MLP 32-256-256-1, batch 32, 300 steps; loss at initialization "
         f"{runs[(1e-2, 0)]['initial_loss'][0]:.3f}"
     )
+    print("                 RMS update/lr at step          loss")
     print(
-        "peak lr  warmup  RMS update/lr at steps 1, 10, 100, 300   loss after step 1, max, final"
+        "peak lr  warmup       1     10    100    300   after step 1      max"
+        "   final"
     )
     for (lr, w), log in runs.items():
         u, loss = log["update_rms"], log["loss"]
         print(
-            f"{lr:7g}  {w:6d}  {u[0]:6.3f} {u[9]:6.3f} {u[99]:6.3f} {u[-1]:6.3f}"
-            f"              {loss[0]:8.3f} {max(loss):8.3f} {loss[-1]:7.3f}"
+            f"{lr:7g}  {w:6d}  "
+            + " ".join(f"{u[i]:6.3f}" for i in (0, 9, 99, -1))
+            + f"   {loss[0]:12.3f} {max(loss):8.3f} {loss[-1]:7.3f}"
         )
     for w, name in ((0, "without"), (100, "with")):
         late = runs[(3e-2, w)]["update_rms"][99:]

@@ -1,4 +1,4 @@
-"""One mixed-precision training loop for CPU (bfloat16) and CUDA (float16 with GradScaler)."""
+"""One mixed-precision loop: CPU (bfloat16), CUDA (float16 and GradScaler)."""
 
 from __future__ import annotations
 
@@ -104,7 +104,8 @@ def main() -> None:
         ]
         results[name] = losses
         print(
-            f"{name:18s}: loss {losses[0]:.4f} -> {losses[-1]:.4f} after 100 steps"
+            f"{name:18s}: loss {losses[0]:.4f} -> {losses[-1]:.4f} "
+            "after 100 steps"
         )
     a, b = results.values()
     gap = max(abs(u - v) for u, v in zip(a, b, strict=True))

@@ -1,4 +1,4 @@
-"""clip_grad_norm_ written from scratch and compared with torch.nn.utils.clip_grad_norm_."""
+"""clip_grad_norm_ from scratch, against torch.nn.utils.clip_grad_norm_."""
 
 from __future__ import annotations
 
@@ -103,14 +103,16 @@ def main() -> None:
         ", ".join(str(tuple(p.shape)) for p in model.parameters()),
     )
     print(
-        "norm_type  max_norm  norm (ours)  norm (torch)  max |grad diff|  norm after"
+        "norm_type  max_norm  norm (ours)  norm (torch)  max |grad diff|  "
+        "norm after"
     )
     for norm_type in (2.0, math.inf):
         for max_norm in (0.5, 100.0):
             r = compare_with_torch(max_norm, norm_type, scale=40.0)
             print(
                 f"{norm_type:>9}  {max_norm:8.1f}  {r['norm_ours']:11.4f}  "
-                f"{r['norm_torch']:12.4f}  {r['max_grad_diff']:15.1e}  {r['norm_after']:10.4f}"
+                f"{r['norm_torch']:12.4f}  {r['max_grad_diff']:15.1e}  "
+                f"{r['norm_after']:10.4f}"
             )
 
     w = nn.Parameter(torch.ones(3))
@@ -120,7 +122,8 @@ def main() -> None:
             fn([w], 1.0, error_if_nonfinite=True)
         except RuntimeError:
             print(
-                f"{fn.__name__}: RuntimeError for an inf gradient with error_if_nonfinite=True"
+                f"{fn.__name__}: RuntimeError for an inf gradient with "
+                "error_if_nonfinite=True"
             )
     for fn in (clip_grad_norm, nn.utils.clip_grad_norm_):
         w.grad = torch.tensor([1.0, float("inf"), 2.0])

@@ -1,4 +1,4 @@
-"""The order backward -> clip -> step -> zero_grad, and what each wrong order does to the update."""
+"""The order backward, clip, step, zero_grad, and what wrong orders do."""
 
 from __future__ import annotations
 
@@ -91,16 +91,20 @@ def main() -> None:
     torch.manual_seed(0)
     lr, max_norm = 0.1, 1.0
     print(
-        f"SGD lr = {lr}, max_norm = {max_norm}: a clipped step moves the weights by at most "
-        f"lr * max_norm = {lr * max_norm:.4g}"
+        f"SGD lr = {lr}, max_norm = {max_norm}: "
+        "a clipped step moves the weights"
     )
-    print(f"{'':44s}|theta_t+1 - theta_t| at t =   norm seen by clip at t =")
-    print((f"{'order':44s}" + "1         2         3         " * 2).rstrip())
-    for name, order in ORDERS.items():
-        updates, seen = update_norms(order, lr=lr, max_norm=max_norm)
-        ups = "".join(f"{u:<10.4g}" for u in updates)
-        seen_text = "".join(f"{s:<10.4g}" for s in seen)
-        print(f"{name:44s}{ups}{seen_text}".rstrip())
+    print(f"by at most lr * max_norm = {lr * max_norm:.4g}")
+    runs = {
+        name: update_norms(order, lr=lr, max_norm=max_norm)
+        for name, order in ORDERS.items()
+    }
+    titles = ("|theta_t+1 - theta_t| at t =", "norm seen by clip at t =")
+    for column, title in enumerate(titles):
+        print(f"{title:44s}1         2         3")
+        for name, values in runs.items():
+            cells = "".join(f"{v:<10.4g}" for v in values[column])
+            print(f"{name:44s}{cells}".rstrip())
 
 
 if __name__ == "__main__":

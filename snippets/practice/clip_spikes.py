@@ -1,4 +1,4 @@
-"""Log gradient-norm spikes with the batch that caused them, then find the bad example."""
+"""Log gradient-norm spikes with their batch, then find the bad example."""
 
 from __future__ import annotations
 
@@ -81,19 +81,21 @@ def main() -> None:
     norms = [entry["norm"] for entry in log]
     spikes = find_spikes(norms)
     print(
-        f"{len(log)} steps, {len(spikes)} flagged (norm > 5 x median of the previous 20)"
+        f"{len(log)} steps, {len(spikes)} flagged "
+        "(norm > 5 x median of the previous 20)"
     )
     bad = int(y.abs().argmax())
     seen_in = [e["step"] for e in log if bad in e["indices"].tolist()]
     print(
         f"steps whose batch holds example {bad}: {', '.join(map(str, seen_in))}"
     )
+    print("flagged step          norm  median before  worst example  its y")
     for t in spikes:
         culprit = worst_example(model, x, y, log[t]["indices"])
+        median = torch.tensor(norms[t - 20 : t]).median()
         print(
-            f"step {t:3d} (epoch {log[t]['epoch']}): norm {norms[t]:8.2f}, median before "
-            f"{torch.tensor(norms[t - 20 : t]).median():.3g}, worst example: index {culprit}, "
-            f"y = {y[culprit].item():.4g}"
+            f"step {t:3d} (epoch {log[t]['epoch']}): {norms[t]:6.2f}  "
+            f"{median:<13.3g}  {culprit:<13}  {y[culprit].item():.4g}"
         )
 
     _, ax = plt.subplots(figsize=(7, 4), layout="constrained")

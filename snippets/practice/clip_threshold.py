@@ -1,4 +1,4 @@
-"""Choosing max_norm from observed gradient norms; too-tight clipping as a smaller learning rate."""
+"""Choosing max_norm from observed norms; too-tight clipping as a smaller lr."""
 
 from __future__ import annotations
 
@@ -79,9 +79,10 @@ def main() -> None:
     base = train(None, lr)
     norms = torch.tensor(base["norm"])
     p50, p90, p99 = (torch.quantile(norms, q).item() for q in (0.5, 0.9, 0.99))
+    print(f"unclipped run, lr = {lr}, {len(norms)} steps, gradient norm:")
     print(
-        f"unclipped run, lr = {lr}, {len(norms)} steps: gradient norm median {p50:.4g}, "
-        f"90th percentile {p90:.4g}, 99th {p99:.4g}, max {norms.max():.4g}"
+        f"  median {p50:.4g}, 90th percentile {p90:.4g}, 99th {p99:.4g}, "
+        f"max {norms.max():.4g}"
     )
     tight = p50 / 20
     runs = {"no clipping": base, f"max_norm = p90 = {p90:.3g}": train(p90, lr)}
@@ -89,8 +90,9 @@ def main() -> None:
     runs[tight_name] = train(tight, lr)
     effective = lr * tight / torch.tensor(runs[tight_name]["norm"])
     lr_small = effective.median().item()
+    print("too-tight run: effective lr = lr * max_norm / |g_t|")
     print(
-        f"too-tight run: effective lr = lr * max_norm / |g_t| has median {lr_small:.3g}, "
+        f"  has median {lr_small:.3g}, "
         f"range {effective.min():.3g} to {effective.max():.3g}"
     )
     runs[f"no clipping, lr = {lr_small:.2g}"] = train(None, lr_small)

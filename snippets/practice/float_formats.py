@@ -1,4 +1,4 @@
-"""The range and precision of float32, float16 and bfloat16: torch.finfo, checked by probing."""
+"""Range and precision of float32, float16, bfloat16: finfo and probing."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ def format_info(dtype: torch.dtype) -> dict[str, float]:
     mantissa_bits = round(-torch.log2(torch.tensor(fi.eps)).item())
     return {
         "bits": fi.bits,
-        "mantissa_bits": mantissa_bits,  # stored fraction bits; eps = 2 ** -mantissa_bits
+        # stored fraction bits; eps = 2 ** -mantissa_bits
+        "mantissa_bits": mantissa_bits,
         "exponent_bits": fi.bits - 1 - mantissa_bits,
         "max": fi.max,
         "smallest_normal": fi.smallest_normal,
@@ -35,30 +36,33 @@ def smallest_positive(dtype: torch.dtype) -> float:
 def main() -> None:
     torch.manual_seed(0)
     print(
-        f"{'dtype':9s} bits exp mant  {'max':>10s}  {'min normal':>10s}  {'min subnormal':>13s}"
-        f"  {'eps':>9s}"
+        f"{'dtype':9s} bits exp mant  {'max':>10s}  {'min normal':>10s}  "
+        f"{'min subnormal':>13s}  {'eps':>9s}"
     )
     for dt in DTYPES:
         i = format_info(dt)
         print(
-            f"{str(dt)[6:]:9s} {i['bits']:4d} {i['exponent_bits']:3d} {i['mantissa_bits']:4d}  "
-            f"{i['max']:10.5g}  {i['smallest_normal']:10.3e}  {i['smallest_subnormal']:13.3e}  "
+            f"{str(dt)[6:]:9s} {i['bits']:4d} {i['exponent_bits']:3d} "
+            f"{i['mantissa_bits']:4d}  {i['max']:10.5g}  "
+            f"{i['smallest_normal']:10.3e}  {i['smallest_subnormal']:13.3e}  "
             f"{i['eps']:9.3e}"
         )
+    print("smallest positive number found by halving 1.0:")
     print(
-        "smallest positive number found by halving 1.0:",
-        ", ".join(
+        "  "
+        + ", ".join(
             f"{str(dt)[6:]} {smallest_positive(dt):.3e}" for dt in DTYPES
-        ),
+        )
     )
 
     print("\nwhat happens to a few numbers")
+    names = "".join(f"{str(dt)[6:]:<17}" for dt in DTYPES)
+    print(f"  value      {names}".rstrip())
     for value in (70000.0, 1e-4, 1e-6, 1e-8, 1 + 1e-4, 1 + 1e-3):
-        cast = ", ".join(
-            f"{str(dt)[6:]} {torch.tensor(value, dtype=dt).item():.8g}"
-            for dt in DTYPES
+        cast = "".join(
+            f"{torch.tensor(value, dtype=dt).item():<17.8g}" for dt in DTYPES
         )
-        print(f"  {value:<10g} -> {cast}")
+        print(f"  {value:<10g} {cast}".rstrip())
     for dt in DTYPES:
         one = torch.tensor(1.0, dtype=dt)
         spacing = (torch.nextafter(one, 2 * one) - one).item()

@@ -1,4 +1,4 @@
-"""How many of a small Transformer's gradients float16 cannot hold, with and without scaling."""
+"""How many Transformer gradients float16 loses, with and without scaling."""
 
 from __future__ import annotations
 
@@ -132,8 +132,8 @@ def main() -> None:
             ):
                 f = fate_in(g, dtype, s)
                 print(
-                    f"{batch:5d} {name:11s} {str(dtype)[6:]:10s} {s:6.0f}  {f['zero']:7.2%} "
-                    f"{f['subnormal']:9.2%} {f['inf']:7.2%}"
+                    f"{batch:5d} {name:11s} {str(dtype)[6:]:10s} {s:6.0f}  "
+                    f"{f['zero']:7.2%} {f['subnormal']:9.2%} {f['inf']:7.2%}"
                 )
         if batch == 256:
             hist = (param_g.abs(), act_g.abs())

@@ -1,4 +1,4 @@
-"""Dynamic loss scaling by hand, step for step against torch.amp.GradScaler (float16 autocast)."""
+"""Dynamic loss scaling by hand, step for step against torch.amp.GradScaler."""
 
 from __future__ import annotations
 
@@ -127,23 +127,32 @@ def main() -> None:
     torch.manual_seed(0)
     s = torch.amp.GradScaler("cpu")
     print(
-        f"GradScaler('cpu') defaults: init_scale = {s.get_scale():g} = 2^16, growth_factor = "
-        f"{s.get_growth_factor():g}, backoff_factor = {s.get_backoff_factor():g}, "
+        f"GradScaler('cpu') defaults: init_scale = {s.get_scale():g} = 2^16, "
+        f"growth_factor = {s.get_growth_factor():g},"
+    )
+    print(
+        f"  backoff_factor = {s.get_backoff_factor():g}, "
         f"growth_interval = {s.get_growth_interval()}"
     )
     log = run_both()
     print(
-        "demo run: init_scale = 2^24, growth_interval = 8, float16 autocast on cpu"
+        "demo run: init_scale = 2^24, growth_interval = 8, "
+        "float16 autocast on cpu"
     )
     print(
-        f"scales identical at every step: {log['scale_hand'] == log['scale_torch']}, "
-        f"skipped steps identical: {log['stepped_hand'] == log['stepped_torch']}, "
-        f"max |weight difference| = {log['max_param_diff'][0]:.1e}"
+        "scales identical at every step: "
+        f"{log['scale_hand'] == log['scale_torch']}"
     )
+    print(
+        "skipped steps identical: "
+        f"{log['stepped_hand'] == log['stepped_torch']}"
+    )
+    print(f"max |weight difference| = {log['max_param_diff'][0]:.1e}")
     skipped = [t for t, ok in enumerate(log["stepped_torch"]) if not ok]
     print(f"skipped steps (overflow): {skipped}")
+    print("scale at steps 0-11:")
     print(
-        "scale at steps 0-11: "
+        "  "
         + ", ".join(
             f"2^{s.bit_length() - 1}" for s in map(int, log["scale_torch"][:12])
         )

@@ -1,4 +1,4 @@
-"""Loss scaling by hand: small gradients vanish in a float16 backward pass; scaling saves them."""
+"""Loss scaling: small float16 gradients vanish; scaling saves them."""
 
 from __future__ import annotations
 
@@ -65,9 +65,8 @@ def compare(
 def main() -> None:
     torch.manual_seed(0)
     model, x, y = make_problem()
-    print(
-        "autocast  loss weight  median |g| fp32  scale  grads = 0  rel. error vs fp32  finite"
-    )
+    print("          loss    median |g|          grads   rel. error")
+    print("autocast  weight  in fp32     scale   = 0     vs fp32    finite")
     runs = [
         (torch.float16, w, s)
         for w in (1.0, 1e-2, 1e-4)
@@ -78,8 +77,9 @@ def main() -> None:
         r = compare(model, x, y, loss_weight, scale, dtype)
         exponent = int(scale).bit_length() - 1
         print(
-            f"{str(dtype)[6:]:8s}  {loss_weight:11g}  {r['median_abs_ref']:15.3e}  "
-            f"2^{exponent:<3d} {r['zero']:9.2%}  {r['rel_error']:17.3e}  {r['finite']}"
+            f"{str(dtype)[6:]:8s}  {loss_weight:<6g}  "
+            f"{r['median_abs_ref']:.3e}   2^{exponent:<3d}  {r['zero']:>6.2%}  "
+            f"{r['rel_error']:>10.3e}  {r['finite']}"
         )
 
 

@@ -1,4 +1,4 @@
-"""Warmup, cosine, linear and step schedules built with torch.optim.lr_scheduler."""
+"""Warmup, cosine, linear and step schedules from torch.optim.lr_scheduler."""
 
 from __future__ import annotations
 
@@ -82,12 +82,12 @@ def main() -> None:
     shown = (0, 50, 99, 100, 400, 999)
     print(
         (
-            f"{'schedule':28s} "
+            f"{'schedule':26s} "
             + "  ".join(f"{'t=' + str(t):7s}" for t in shown)
         ).rstrip()
     )
     for name, lrs in curves.items():
-        print(f"{name:28s} " + "  ".join(f"{lrs[t]:.1e}" for t in shown))
+        print(f"{name:26s} " + "  ".join(f"{lrs[t]:.1e}" for t in shown))
 
     _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     for (name, lrs), style in zip(

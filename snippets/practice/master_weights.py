@@ -40,8 +40,8 @@ def main() -> None:
     torch.manual_seed(0)
     w0, update, steps = 1.0, 1e-4, 2000
     print(
-        f"start w = {w0}, add {update:g} per step for {steps} steps (exact result "
-        f"{w0 + update * steps:.4g})"
+        f"start w = {w0}, add {update:g} per step for {steps} steps "
+        f"(exact result {w0 + update * steps:.4g})"
     )
     runs = {
         "float32 weights": apply_updates(w0, update, steps, torch.float32),
@@ -63,10 +63,8 @@ def main() -> None:
         ).item()
         - 1
     ) / 2
-    print(
-        f"float16 numbers next to 1 are {2 * half_gap:.3e} apart: an update below "
-        f"{half_gap:.3e} is rounded away"
-    )
+    print(f"float16 numbers next to 1 are {2 * half_gap:.3e} apart:")
+    print(f"an update below {half_gap:.3e} is rounded away")
 
     _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     for (name, path), style in zip(

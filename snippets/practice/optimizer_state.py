@@ -1,4 +1,4 @@
-"""Optimizer state per parameter, read from real state dicts: SGD 0, momentum 1, Adam 2, Lion 1."""
+"""Optimizer state per parameter: SGD 0, momentum 1, Adam 2, Lion 1."""
 
 from __future__ import annotations
 
@@ -87,11 +87,13 @@ def main() -> None:
     n_params = sum(p.numel() for p in model.parameters())
     mib = 4 / 2**20  # float32 bytes, in MiB
     print(
-        f"MLP 512 -> 2048 -> 512: {n_params} parameters, {n_params * mib:.2f} MiB in float32"
+        f"MLP 512 -> 2048 -> 512: {n_params} parameters, "
+        f"{n_params * mib:.2f} MiB in float32"
     )
+    print("total = weights + grads + state")
     print(
-        f"{'optimizer':15s} {'state per parameter tensor':27s} numbers/param  state MiB  "
-        "weights+grads+state MiB"
+        f"{'optimizer':15s} {'state per parameter tensor':27s} numbers/param  "
+        "state MiB  total MiB"
     )
     totals = {}
     for name, opt in make_optimizers(model).items():
@@ -104,12 +106,14 @@ def main() -> None:
         c = state_per_parameter(opt)
         totals[name] = (c["numbers"], 2 * n_params + c["numbers"])
         print(
-            f"{name:15s} {', '.join(names) or '-':27s} {c['numbers'] / n_params:13.0f}"
-            f"{c['numbers'] * mib:11.2f}  {totals[name][1] * mib:23.2f}"
+            f"{name:15s} {', '.join(names) or '-':27s} "
+            f"{c['numbers'] / n_params:13.0f}{c['numbers'] * mib:11.2f}  "
+            f"{totals[name][1] * mib:9.2f}"
         )
+    lion, adam = totals["Lion"], totals["Adam"]
     print(
-        f"Lion / Adam: optimizer state {totals['Lion'][0] / totals['Adam'][0]:.2f}x, "
-        f"weights + grads + state {totals['Lion'][1] / totals['Adam'][1]:.2f}x"
+        f"Lion / Adam: optimizer state {lion[0] / adam[0]:.2f}x, "
+        f"weights + grads + state {lion[1] / adam[1]:.2f}x"
     )
 
 

@@ -1,4 +1,4 @@
-"""SGD, momentum, Adam, AdamW and Lion on the Rosenbrock function, each at a tuned learning rate."""
+"""SGD, momentum, Adam, AdamW and Lion on the Rosenbrock function, lr tuned."""
 
 from __future__ import annotations
 
@@ -109,14 +109,14 @@ def main() -> None:
     torch.manual_seed(0)
     paths = {}
     print(
-        "optimizer                  best lr   f after 100 / 1000 steps   final (x, y)"
+        f"{'optimizer':25s} best lr   f after 100 / 1000 steps  final (x, y)"
     )
     for name, make_opt in OPTIMIZERS.items():
         lr = BEST_LR[name]
         paths[name] = path = trajectory(make_opt, lr)
         f = rosenbrock(path)
         print(
-            f"{name:26s} {lr:7.0e}   {f[100]:.3e} / {f[-1]:.3e}      "
+            f"{name:25s} {lr:7.0e}   {f[100]:.3e} / {f[-1]:.3e}     "
             f"({path[-1, 0]:.4f}, {path[-1, 1]:.4f})"
         )
 

@@ -1,4 +1,4 @@
-"""SGD, momentum, Adam, AdamW and Lion written from their update rules, run against torch.optim."""
+"""SGD, momentum, Adam, AdamW, Lion from their rules, against torch.optim."""
 
 from __future__ import annotations
 
@@ -161,9 +161,8 @@ def main() -> None:
     theta0 = torch.randn(10, 3, dtype=torch.float64)
     for dtype, tol in ((torch.float64, 1e-12), (torch.float32, 1e-5)):
         loss_fn = softmax_regression_loss(dtype=dtype)
-        print(
-            f"{dtype}, {steps} steps from the same start (loss {loss_fn(theta0.to(dtype)):.4f})"
-        )
+        start = loss_fn(theta0.to(dtype))
+        print(f"{dtype}, {steps} steps from the same start (loss {start:.4f})")
         for name, (rule, opt_cls, hp) in CASES.items():
             ours = run_rule(rule, theta0.to(dtype), loss_fn, steps, **hp)
             theirs = run_torch(opt_cls, theta0.to(dtype), loss_fn, steps, **hp)
@@ -172,7 +171,8 @@ def main() -> None:
                 for a, b in zip(ours, theirs, strict=True)
             )
             print(
-                f"  {name:26s} max |ours - torch| {'<' if diff < tol else '>='} {tol:.0e}, "
+                f"  {name:26s} max |ours - torch| "
+                f"{'<' if diff < tol else '>='} {tol:.0e}, "
                 f"final loss {loss_fn(ours[-1]):.4f}"
             )
 
@@ -182,11 +182,12 @@ def main() -> None:
     moves = torch.stack(
         [b - a for a, b in zip([theta0, *path], path, strict=False)]
     ).abs()
+    print("Lion, lr = 3e-3, no weight decay:")
     print(
-        f"Lion, lr = 3e-3, no weight decay: every |theta_t+1 - theta_t| element is in "
-        f"[{moves.min():.4g}, {moves.max():.4g}]; loss {loss_fn(theta0):.4f} -> "
-        f"{loss_fn(path[-1]):.4f}"
+        "  every |theta_t+1 - theta_t| element is in "
+        f"[{moves.min():.4g}, {moves.max():.4g}]"
     )
+    print(f"  loss {loss_fn(theta0):.4f} -> {loss_fn(path[-1]):.4f}")
 
 
 if __name__ == "__main__":

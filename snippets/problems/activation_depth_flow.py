@@ -1,4 +1,4 @@
-"""Gradient flow through a 50-layer MLP for each of eight activation functions, at init."""
+"""Gradient flow through a 50-layer MLP at init, for eight activations."""
 
 from __future__ import annotations
 
@@ -67,7 +67,8 @@ def main() -> None:
     y = torch.randn(batch, 1)
     results = {}
     print(
-        f"{depth} layers of width {width}; ratio = ||dL/dW_1|| / ||dL/dW_{depth}||"
+        f"{depth} layers of width {width}; "
+        f"ratio = ||dL/dW_1|| / ||dL/dW_{depth}||"
     )
     print(
         "activation    gain  ||dL/dW_1||  ||dL/dW_50||      ratio   std(a_50)"
@@ -101,7 +102,10 @@ def main() -> None:
             label=name,
         )
     ax.set(
-        title=f"Gradient norm per layer at init, {depth}-layer MLP per activation",
+        title=(
+            f"Gradient norm per layer at init, {depth}-layer MLP "
+            "per activation"
+        ),
         xlabel="layer $l$ (1 = next to the input)",
         ylabel=r"$\|\partial L/\partial W_l\|_F$ (log)",
     )

@@ -1,4 +1,4 @@
-"""Eight activation functions and their derivatives, by hand and checked against autograd."""
+"""Eight activation functions and their derivatives, by hand and by autograd."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 LEAKY_SLOPE = 0.01
 ELU_ALPHA = 1.0
-SELU_ALPHA = 1.6732632423543772  # the constants of Klambauer et al. (2017), as in torch.nn.SELU
+# the constants of Klambauer et al. (2017), as in torch.nn.SELU
+SELU_ALPHA = 1.6732632423543772
 SELU_SCALE = 1.0507009873554805
 
 

@@ -1,4 +1,4 @@
-"""The delta recursion through a deep sigmoid MLP: by hand, as a Jacobian product, by autograd."""
+"""The delta recursion in a deep sigmoid MLP: by hand, Jacobians, autograd."""
 
 from __future__ import annotations
 
@@ -120,7 +120,8 @@ def main() -> None:
         norm = float(deltas[layer - 1].norm())
         bound = 0.25 ** (depth - layer)
         print(
-            f"{layer:5d}  {norm:.3e}   {norm / norm_last:.3e}                 {bound:.3e}"
+            f"{layer:5d}  {norm:.3e}   {norm / norm_last:.3e}"
+            f"                 {bound:.3e}"
         )
 
 

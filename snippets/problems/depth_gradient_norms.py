@@ -1,4 +1,4 @@
-"""Gradient norm per layer of three 30-layer nets: sigmoid MLP, ReLU + He, LayerNorm + residual."""
+"""Per-layer gradient norm, 30 layers: sigmoid, ReLU + He, LN + residual."""
 
 from __future__ import annotations
 
@@ -88,7 +88,8 @@ def main() -> None:
         results[name] = per_layer_grad_norms(build(depth, width), x, y)
 
     print(
-        f"{depth} hidden layers of width {width}, batch {batch}, MSE loss, at initialisation"
+        f"{depth} hidden layers of width {width}, batch {batch}, MSE loss, "
+        "at initialisation"
     )
     print(
         f"{'network':22s} {'layer 1':>10s} {'layer 30':>10s} "
@@ -108,7 +109,9 @@ def main() -> None:
     ):
         ax.semilogy(layers, norms, style, markersize=4, label=name)
     ax.set(
-        title=f"Gradient norm per layer at init ({depth} layers, width {width})",
+        title=(
+            f"Gradient norm per layer at init ({depth} layers, width {width})"
+        ),
         xlabel="layer $l$ (1 = next to the input)",
         ylabel=r"$\|\partial L / \partial W_l\|_F$ (log)",
     )

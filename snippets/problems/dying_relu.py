@@ -1,4 +1,4 @@
-"""Dying ReLU: one large step leaves units dead for every input; Leaky ReLU units come back."""
+"""Dying ReLU: one large step kills units for good; Leaky ReLU units recover."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ def mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def large_step(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float
 ) -> None:
-    """One plain gradient step, in place (a learning-rate spike or a bad batch)."""
+    """One plain gradient step, in place (a learning-rate spike or a bad
+    batch)."""
     model.zero_grad()
     mse(model, x, y).backward()
     with torch.no_grad():
@@ -111,7 +112,8 @@ def main() -> None:
     x, y = teacher_data(n, n_in)
     history = {}
     print(
-        f"{hidden} hidden units, {n} inputs; dead = pre-activation <= 0 for all {n} inputs"
+        f"{hidden} hidden units, {n} inputs; "
+        f"dead = pre-activation <= 0 for all {n} inputs"
     )
     for name, act in [
         ("ReLU", nn.ReLU()),
@@ -120,9 +122,10 @@ def main() -> None:
         run = history[name] = experiment(act, x, y, hidden)
         killed, dead = run["killed"], run["dead"]
         back = int((killed & ~run["still"]).sum())
+        after = float(killed.float().mean())
         print(
-            f"{name}: dead {dead[299]:.1%} before the step, {float(killed.float().mean()):.1%}"
-            f" after it, {dead[-1]:.1%} after 1000 more steps"
+            f"{name}: dead {dead[299]:.1%} before the step, "
+            f"{after:.1%} after, {dead[-1]:.1%} at the end"
         )
         print(
             f"  {name}, right after the step: max |dL/dw| of dead units "

@@ -1,4 +1,4 @@
-"""Exploding gradients: scale a deep ReLU net's weights past He init until float32 overflows."""
+"""Exploding gradients: a deep ReLU net's weights past He init, to overflow."""
 
 from __future__ import annotations
 
@@ -93,7 +93,8 @@ def main() -> None:
         )
         profiles[scale] = norms
         print(
-            f"{scale:7.2f}   {mean_gain_per_layer(norms):19.3f}   {norms[0] / norms[-1]:.3e}"
+            f"{scale:7.2f}   {mean_gain_per_layer(norms):19.3f}   "
+            f"{norms[0] / norms[-1]:.3e}"
         )
 
     scales = [round(1.0 + 0.1 * i, 1) for i in range(21)]  # 1.0 .. 3.0

@@ -1,4 +1,4 @@
-"""Activation and gradient std per layer of a 50-layer MLP under five inits, with tanh and ReLU."""
+"""Activation and gradient std per layer of a 50-layer MLP, five inits."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def main() -> None:
     stats = {}
     print(
         f"{'':5s} {'init':24s} {'std(a_1)':>9s} {'std(a_50)':>10s} "
-        f"{'std(g_1)':>9s} {'std(g_50)':>10s}  mean f'"
+        f"{'std(g_1)':>9s} {'std(g_50)':>10s} mean f'"
     )
     for act_name, activation in [("tanh", nn.Tanh), ("ReLU", nn.ReLU)]:
         for init_name, scale in INITS.items():

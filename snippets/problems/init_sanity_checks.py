@@ -1,4 +1,4 @@
-"""Sanity checks to run on a freshly initialised network, before spending compute on training."""
+"""Sanity checks for a freshly initialised network, before spending compute."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from torch import nn
 def tanh_classifier(
     depth: int, width: int, n_in: int, classes: int, init: str
 ) -> nn.Sequential:
-    """A deep tanh MLP; init = "default" (nn.Linear's) or "xavier-tanh" (gain 5/3, zero bias,
-    output layer scaled by 0.01 so the first predictions are close to uniform)."""
+    """A deep tanh MLP; init = "default" (nn.Linear's) or "xavier-tanh"
+    (gain 5/3, zero bias, output layer scaled by 0.01 so the first
+    predictions are close to uniform)."""
     sizes = [n_in] + [width] * depth
     layers: list[nn.Module] = []
     for n_a, n_b in itertools.pairwise(sizes):
@@ -70,7 +71,7 @@ def sanity_report(
 def overfits_one_batch(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 200
 ) -> tuple[float, float]:
-    """Train on one small batch; a healthy model drives its loss towards zero."""
+    """Train on one small batch; a healthy model drives its loss to zero."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     with torch.no_grad():
         first = float(nn.functional.cross_entropy(model(x), y))
@@ -97,7 +98,8 @@ def main() -> None:
         first, last = overfits_one_batch(model, x[:16], y[:16])
         print(
             f"  {'ok' if last < 0.1 * first else 'FAIL':4s}  "
-            f"{'overfit 16 examples in 200 steps':40s} loss {first:.3g} -> {last:.3g}"
+            f"{'overfit 16 examples in 200 steps':40s} "
+            f"loss {first:.3g} -> {last:.3g}"
         )
 
 

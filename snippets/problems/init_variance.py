@@ -1,4 +1,4 @@
-"""The variance argument behind Xavier and He init, the gains, and what nn.Linear really does."""
+"""The variance argument for Xavier and He init, gains, nn.Linear's init."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from torch import nn
 def preactivation_variance(
     n_in: int, var_w: float, var_x: float, samples: int = 20_000
 ) -> float:
-    """Empirical Var[z] for z = sum_i w_i x_i, w and x independent, zero mean."""
+    """Empirical Var[z] for z = sum_i w_i x_i; w, x independent, zero mean."""
     w = torch.randn(samples, n_in) * math.sqrt(var_w)
     x = torch.randn(samples, n_in) * math.sqrt(var_x)
     return float((w * x).sum(dim=1).var())
@@ -47,7 +47,8 @@ def gain_by_hand(nonlinearity: str, slope: float = 0.01) -> float:
 
 
 def default_linear_bounds(n_in: int) -> tuple[float, float]:
-    """nn.Linear's default: kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(n_in), 1/sqrt(n_in)).
+    """nn.Linear's default: kaiming_uniform_(a=sqrt(5)), which is
+    U(-1/sqrt(n_in), 1/sqrt(n_in)).
 
     Returns the bound and the variance bound^2 / 3 = 1 / (3 n_in)."""
     gain = math.sqrt(
@@ -67,8 +68,9 @@ def main() -> None:
         (1024, 2 / 1024, 0.5),
     ]:
         formula = n_in * var_w * var_x
+        empirical = preactivation_variance(n_in, var_w, var_x)
         print(
-            f"  n_in = {n_in:4d}: empirical {preactivation_variance(n_in, var_w, var_x):.4f}, "
+            f"  n_in = {n_in:4d}: empirical {empirical:.4f}, "
             f"formula {formula:.4f}"
         )
 
@@ -100,7 +102,8 @@ def main() -> None:
         init(w, **kwargs)
         print(f"  {name:24s} std {float(w.std()):.5f}   formula {std:.5f}")
     print(
-        f"  Xavier uniform bound sqrt(6/(n_in+n_out)) = {xavier_uniform_bound(n_in, n_out):.5f}"
+        "  Xavier uniform bound sqrt(6/(n_in+n_out)) = "
+        f"{xavier_uniform_bound(n_in, n_out):.5f}"
     )
 
     print("\ncalculate_gain vs by hand")
@@ -109,7 +112,8 @@ def main() -> None:
             name, 0.01 if name == "leaky_relu" else None
         )
         print(
-            f"  {name:10s} torch {torch_gain:.6f}   by hand {gain_by_hand(name):.6f}"
+            f"  {name:10s} torch {torch_gain:.6f}   "
+            f"by hand {gain_by_hand(name):.6f}"
         )
 
     layer = nn.Linear(n_in, n_out)
@@ -118,13 +122,16 @@ def main() -> None:
     emp_var = float(weight.var())
     print(f"\nnn.Linear({n_in}, {n_out}) default init")
     print(
-        f"  max |w| = {float(weight.abs().max()):.5f}   bound 1/sqrt(n_in) = {bound:.5f}"
+        f"  max |w| = {float(weight.abs().max()):.5f}   "
+        f"bound 1/sqrt(n_in) = {bound:.5f}"
     )
     print(
-        f"  Var[w]  = {emp_var:.4e}   1/(3 n_in) = {var:.4e}   He 2/n_in = {2 / n_in:.4e}"
+        f"  Var[w]  = {emp_var:.4e}   1/(3 n_in) = {var:.4e}   "
+        f"He 2/n_in = {2 / n_in:.4e}"
     )
     print(
-        f"  Var[w] / He variance = {emp_var / (2 / n_in):.4f}   (1/6 = {1 / 6:.4f})"
+        f"  Var[w] / He variance = {emp_var / (2 / n_in):.4f}   "
+        f"(1/6 = {1 / 6:.4f})"
     )
     print(
         f"  Var[w] * n_in = {emp_var * n_in:.4f}   (LeCun 1/n_in would give 1)"

@@ -1,4 +1,4 @@
-"""Input scale and gradients: a feature in the wrong units, standardising, one outlier batch."""
+"""Input scale and gradients: wrong units, standardising, one outlier batch."""
 
 from __future__ import annotations
 
@@ -50,9 +50,11 @@ def train_grad_norms(
     lr: float = 0.01,
     outlier_step: int | None = None,
 ) -> list[float]:
-    """SGD on a 4-32-1 ReLU MLP; the global gradient norm at every step (stops at inf/nan).
+    """SGD on a 4-32-1 ReLU MLP; the global gradient norm at every step
+    (stops at inf/nan).
 
-    At `outlier_step` one row of the batch has feature 2 set to 50 (a 50-sigma glitch)."""
+    At `outlier_step` one row of the batch has feature 2 set to 50 (a 50-sigma
+    glitch)."""
     torch.manual_seed(1)
     model = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 1))
     opt = torch.optim.SGD(model.parameters(), lr=lr)
@@ -109,7 +111,8 @@ def main() -> None:
     )
     print(f"outlier spike: {spiky[100] / median:.3g} times the median")
     print(
-        f"standardised run, last step: {std[-1]:.3e}; with the outlier: {spiky[-1]:.3e}"
+        f"standardised run, last step: {std[-1]:.3e}; "
+        f"with the outlier: {spiky[-1]:.3e}"
     )
 
     _, ax = plt.subplots(figsize=(7, 4), layout="constrained")

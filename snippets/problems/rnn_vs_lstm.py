@@ -1,4 +1,4 @@
-"""How far back the gradient reaches over 100 steps: vanilla RNN vs LSTM and its forget gate."""
+"""How far back gradients reach over 100 steps: RNN vs LSTM, its forget gate."""
 
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ def set_forget_bias(cell: nn.LSTMCell, value: float) -> nn.LSTMCell:
 def input_grad_norms(
     cell: nn.Module, x: torch.Tensor
 ) -> tuple[list[float], float]:
-    """||dL/dx_t|| for every step t of x (T, batch, n_in), L from the last hidden state only.
+    """||dL/dx_t|| for every step t of x (T, batch, n_in), L from the last
+    hidden state only.
 
     Also returns the mean forget gate (nan for a vanilla RNN)."""
     x = x.clone().requires_grad_(True)
@@ -99,7 +100,8 @@ def main() -> None:
 
     results = {}
     print(
-        f"{steps} steps, loss on the last hidden state; ratio = ||dL/dx_1|| / ||dL/dx_{steps}||"
+        f"{steps} steps, loss on the last hidden state; "
+        f"ratio = ||dL/dx_1|| / ||dL/dx_{steps}||"
     )
     print(f"{'model':26s} {'ratio':>10s} {'mean f':>7s}")
     for name, cell in cells.items():

@@ -1,4 +1,4 @@
-"""How per-layer derivative factors compound with depth: sigmoid', tanh' and powers like 0.25^L."""
+"""How derivative factors compound with depth: sigmoid', tanh', 0.25^L."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Why zero (or any constant) init fails: every hidden unit gets the same gradient, forever."""
+"""Why constant init fails: all hidden units get the same gradient, forever."""
 
 from __future__ import annotations
 
@@ -74,15 +74,14 @@ def main() -> None:
     hidden = 8
     inits = {"zero init": 0.0, "constant 0.5": 0.5, "random (default)": None}
     curves = {}
+    print("step-0 gradient of unit j: dL/dW1[j, :], dL/db1[j], dL/dW2[0, j]")
     for name, value in inits.items():
         torch.manual_seed(1)
         model = mlp(2, hidden, nn.Tanh())
         if value is not None:
             fill_(model, value)
         grads = unit_gradients(model, x, y)
-        print(
-            f"{name}: step-0 gradient (dL/dW1[j, :], dL/db1[j], dL/dW2[0, j]) of units 0, 1"
-        )
+        print(f"{name}: step-0 gradient of units 0 and 1")
         for j in (0, 1):
             row = " ".join(f"{v + 0.0:+.4f}" for v in grads[j].tolist())
             print(f"    {name}, unit {j}: {row}")

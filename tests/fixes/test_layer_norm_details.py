@@ -145,7 +145,7 @@ def test_effective_learning_rate_goes_as_one_over_norm_squared():
 def test_page_draws_the_effective_learning_rate_conclusion():
     page = " ".join(expanded_page("docs/fixes/normalization.md").split())
     assert "\\eta / \\|W\\|^2" in page
-    assert "Santurkar et al. (2018" in page
+    assert "[Santurkar et al.](../reference/references.md#santurkar2018) (2018" in page
 
 
 def test_layer_norm_jacobian_closed_form(device):
