@@ -1,15 +1,15 @@
 """One background lane for the suite's slowest checks: the kernel matrix, the trajectory
 reruns and a clean build all run in subprocesses, so they need no pytest process of their own.
 
-They start as soon as collection ends, one after the other, and keep the second core busy
-while the main process runs everything else; their tests wait for the result. A test module
-names its jobs with `background_jobs(items, scratch)` (its own selected items and a folder
-that lasts the session in, {name: callable} out);
-a job whose tests were not selected never runs.
+They start as soon as collection ends and keep the other cores busy while the main process runs
+everything else; their tests wait for the result. A test module names its jobs with
+`background_jobs(items, scratch)` (its own selected items and a folder that lasts the session
+in, {name: callable} out); a job whose tests were not selected never runs.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,10 +21,13 @@ import pytest
 
 
 class Lane:
-    """Jobs run in the order they were submitted, one at a time."""
+    """Jobs start in the order they were submitted, as many at once as the machine has cores:
+    the main process often waits (page loads, a Jupyter kernel starting, a subprocess), and a
+    second job fills that time; when it does not, the jobs share the cores with it."""
 
     def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="background")
+        workers = os.cpu_count() or 1
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="background")
         self._jobs: dict[str, Future] = {}
         self.seconds: dict[str, float] = {}  # each finished job's wall time, for the summary
         self._scratch = tempfile.TemporaryDirectory(prefix="pytest-background-")

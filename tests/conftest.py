@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from background import Lane, category, start_jobs
+from browsing import browser, site_url  # noqa: F401 (fixtures the browser tests share)
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGED = ROOT / ".cache" / "docs-exec" / "staging"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_browser import DESKTOP, Visit, browser, site_url  # noqa: F401 (fixtures)
+from browsing import DESKTOP, Visit
 
 from bench.page_weight import PAGE_BUDGET, response_size
 from docs_exec.figures import contrast
@@ -50,8 +50,8 @@ def rgb(css: str, background: tuple[float, ...] = (255, 255, 255)) -> tuple[floa
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_every_control_redraws_the_chart_from_the_keyboard(
-    browser: object,  # noqa: F811
-    site_url: str,  # noqa: F811
+    browser: object,
+    site_url: str,
     scheme: str,
 ) -> None:
     visit = Visit(browser, site_url + PAGE, scheme)
@@ -98,8 +98,8 @@ def test_every_control_redraws_the_chart_from_the_keyboard(
 
 
 def test_after_in_site_navigation_the_explorer_is_drawn(
-    browser: object,  # noqa: F811
-    site_url: str,  # noqa: F811
+    browser: object,
+    site_url: str,
 ) -> None:
     """Material's instant navigation replaces the page without loading its scripts again."""
     visit = Visit(browser, site_url + "fixes/residual/", "light")
@@ -116,8 +116,8 @@ def test_after_in_site_navigation_the_explorer_is_drawn(
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_without_javascript_the_static_figure_is_shown(
-    browser: object,  # noqa: F811
-    site_url: str,  # noqa: F811
+    browser: object,
+    site_url: str,
     scheme: str,
 ) -> None:
     """Without JavaScript, Material shows its first palette (light) whatever the reader's
@@ -140,8 +140,8 @@ def test_without_javascript_the_static_figure_is_shown(
 
 
 def test_the_page_stays_under_the_weight_budget(
-    browser: object,  # noqa: F811
-    site_url: str,  # noqa: F811
+    browser: object,
+    site_url: str,
 ) -> None:
     """Everything the page loads on a cold visit, compressed as a static host serves it."""
     context = browser.new_context(viewport=DESKTOP)  # type: ignore[attr-defined]

@@ -59,8 +59,9 @@ def background_jobs(items: list[pytest.Item], scratch: Path) -> dict[str, Callab
     return jobs
 
 
-# The main pytest process keeps one core busy; the background lane gets the others.
-CORES_BESIDE_PYTEST = max(1, (os.cpu_count() or 1) - 1)
+# The main pytest process keeps one core busy; the three settings run side by side in the
+# background lane and share the others.
+CORES_BESIDE_PYTEST = max(1, ((os.cpu_count() or 1) - 1) // len(SETTINGS))
 
 
 def rerun_trajectory_tests(setting: Setting) -> subprocess.CompletedProcess:
