@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import ast
 import functools
+import hashlib
 import importlib.metadata
 import io
+import os
 import re
 import stat
 import sys
@@ -179,6 +181,30 @@ def code_archive(settings: Settings, notebooks: Mapping[str, str]) -> bytes:
     entries["requirements.txt"] = requirements({**snippets, **sources}, settings)
     entries["README.txt"] = readme(settings.site_name)
     return _zip(entries, code_archive_folder(settings.site_name))
+
+
+def cached_code_archive(settings: Settings, notebooks: Mapping[str, str]) -> bytes:
+    """code_archive, kept in the cache folder under a digest of everything it reads (the
+    snippets, the notebooks, the lock files, the site name and the code that writes it), so
+    that a rebuild where none of them changed neither parses every snippet nor zips again."""
+    digest = hashlib.sha256(settings.site_name.encode())
+    here = Path(__file__).parent
+    code = [here / name for name in ("archive.py", "downloads.py", "exercises.py", "layout.py")]
+    for path in [*code, *settings.locks, *sorted(settings.snippets.rglob("*.py"))]:
+        digest.update(str(path).encode() + b"\0" + path.read_bytes())
+    for source, notebook in sorted(notebooks.items()):
+        digest.update(source.encode() + b"\0" + notebook.encode())
+    stored = settings.cache / "archive" / f"{digest.hexdigest()}.zip"
+    if stored.is_file():
+        return stored.read_bytes()
+    data = code_archive(settings, notebooks)
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    for stale in stored.parent.glob("*.zip"):
+        stale.unlink()
+    partial = stored.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_bytes(data)
+    partial.replace(stored)
+    return data
 
 
 def _zip(entries: Mapping[str, str], folder: str) -> bytes:

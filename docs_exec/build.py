@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import executor
-from .archive import code_archive
+from .archive import cached_code_archive
 from .errors import BuildError
 from .exercises import exercise_markdown, starter_notebook
 from .layout import STAGING, code_archive_path, download_path, notebook_page, starter_path
@@ -52,7 +52,9 @@ class Build:
         for source, notebook in notebooks.items():
             files[download_path(source, ".ipynb")] = notebook
             files[starter_path(source)] = starter_notebook(notebook)
-        files[code_archive_path(self.settings.site_name)] = code_archive(self.settings, notebooks)
+        files[code_archive_path(self.settings.site_name)] = cached_code_archive(
+            self.settings, notebooks
+        )
         return files
 
     def notebook_pages(self) -> dict[str, str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sitecheck import ROOT, parse_html
 
-from docs_exec.archive import code_archive, read_pins
+from docs_exec.archive import cached_code_archive, code_archive, read_pins
 from docs_exec.downloads import script
 from docs_exec.errors import BuildError
 from docs_exec.exercises import starter_notebook
@@ -111,6 +111,20 @@ def test_requirements_pin_what_the_files_import_and_need(tmp_path: Path) -> None
     assert "#   pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in (
         requirements
     )
+
+
+def test_a_rebuild_reuses_the_archive_until_a_snippet_changes(tmp_path: Path) -> None:
+    settings = make_project(tmp_path)
+    notebooks = {"exercises/ex.py": NOTEBOOK}
+    first = cached_code_archive(settings, notebooks)
+    assert first == code_archive(settings, notebooks)
+    [stored] = (settings.cache / "archive").glob("*.zip")
+    stored.write_bytes(b"kept")  # what a rebuild returns is what the cache holds
+    assert cached_code_archive(settings, notebooks) == b"kept"
+    (tmp_path / "snippets" / "part" / "one.py").write_text(ONE + "\n# edited\n")
+    again = cached_code_archive(settings, notebooks)
+    assert again == code_archive(settings, notebooks) != first
+    assert list((settings.cache / "archive").glob("*.zip")) != [stored]
 
 
 def test_two_builds_give_the_same_bytes_with_nothing_of_the_day(tmp_path: Path) -> None:
