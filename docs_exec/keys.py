@@ -22,7 +22,7 @@ CAPTURE_MODULES = ("worker.py", "figures.py", "notebooks.py", "store.py", "execu
 IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(\w+)[\w.]*[ \t]+import|import[ \t]+([\w., \t]+))", re.M)
 
 
-def _imported_names(source: str) -> set[str]:
+def imported_names(source: str) -> set[str]:
     """Top-level names the source imports. A line scan, not a parse: it runs on every build,
     and a name too many only adds a file to the hash."""
     names: set[str] = set()
@@ -46,7 +46,7 @@ def local_modules(snippet: Path) -> list[Path]:
         if path in seen:
             continue
         seen[path] = None
-        for name in sorted(_imported_names(path.read_text(encoding="utf-8"))):
+        for name in sorted(imported_names(path.read_text(encoding="utf-8"))):
             for candidate in (path.parent / f"{name}.py", path.parent / name / "__init__.py"):
                 if candidate.is_file():
                     todo.append(candidate.resolve())

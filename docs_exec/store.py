@@ -55,24 +55,37 @@ class Cache:
         return self.directory / entry_folder(snippet) / f"{key}.json"
 
     def load(self, snippet: str, key: str) -> Result | None:
-        path = self._path(snippet, key)
+        data = load_entry(self._path(snippet, key), key)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("schema") != SCHEMA or data.get("key") != key:
-                return None
-            result = Result.from_dict(data)
-        except (OSError, ValueError, TypeError, KeyError, AttributeError):
-            return None  # absent, unreadable or written in another shape: run it again
-        os.utime(path)  # most recently used: pruning keeps it
-        return result
+            return None if data is None else Result.from_dict(data)
+        except (TypeError, KeyError, AttributeError):
+            return None  # written in another shape: run it again
 
     def save(self, result: Result) -> None:
-        path = self._path(result.snippet, result.key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
-        entry = {"schema": SCHEMA, **asdict(result)}
-        partial.write_text(json.dumps(entry, indent=1, sort_keys=True), encoding="utf-8")
-        partial.replace(path)
-        entries = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
-        for stale in entries[: -self.KEEP]:
-            stale.unlink(missing_ok=True)
+        save_entry(self._path(result.snippet, result.key), asdict(result), self.KEEP)
+
+
+def load_entry(path: Path, key: str) -> dict | None:
+    """The JSON entry stored at `path` under `key`; None if it is absent, unreadable, of another
+    schema or another key. A hit is marked most recently used, so pruning keeps it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA or data.get("key") != key:
+        return None
+    os.utime(path)
+    return data
+
+
+def save_entry(path: Path, entry: dict, keep: int) -> None:
+    """Write `entry` (it holds its "key") at `path` in one step, so a reader never sees half a
+    file; then keep only the `keep` most recently used entries of its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
+    text = json.dumps({"schema": SCHEMA, **entry}, indent=1, sort_keys=True)
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+    entries = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+    for stale in entries[:-keep]:
+        stale.unlink(missing_ok=True)

@@ -9,26 +9,34 @@ reader's torch uses.
   reader sees under it.
 - The tests marked `trajectory` (claims about training runs, which amplify rounding) run again
   under the other kernel families and thread count.
+
+A run that passed is remembered under a key of everything it depends on (tools/kernels.py's
+`run_key`, tests/reruns.py's `file_key`), so a second `make test` repeats only what changed;
+the recorded outputs it is compared with are checked afresh every time.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 import pytest
 from background import Lane
+from reruns import rerun_trajectory_tests, trajectory_files
 from sitecheck import ROOT
 
 from tools.kernels import (
     SETTINGS,
     Setting,
     declared_tolerances,
+    reached,
     recorded_stdout,
     run_setting,
     same_output,
@@ -55,33 +63,14 @@ def background_jobs(items: list[pytest.Item], scratch: Path) -> dict[str, Callab
     for item in items:
         if item.originalname == RERUN:
             setting = item.callspec.params["setting"]
-            jobs[f"trajectory {setting.name}"] = partial(rerun_trajectory_tests, setting)
+            threads = setting.threads or os.cpu_count() or 1
+            jobs[f"trajectory {setting.name}"] = partial(rerun_trajectory_tests, setting, threads)
     return jobs
 
 
 # The main pytest process keeps one core busy; the three settings run side by side in the
 # background lane and share the others.
 CORES_BESIDE_PYTEST = max(1, ((os.cpu_count() or 1) - 1) // len(SETTINGS))
-
-
-def rerun_trajectory_tests(setting: Setting) -> subprocess.CompletedProcess:
-    """The tests marked `trajectory` in a pytest of their own under `setting`. Some read the
-    outputs the build recorded; those are brought up to date first, under the machine's own
-    settings, or a cold cache would be filled by this setting's kernels."""
-    record = [sys.executable, "-m", "docs_exec", "run"]
-    recorded = subprocess.run(record, cwd=ROOT, capture_output=True, text=True)
-    if recorded.returncode:
-        raise RuntimeError(f"python -m docs_exec run failed:\n{recorded.stdout[-3000:]}")
-    env = {**setting.env(), "TEST_TORCH_THREADS": str(setting.threads or os.cpu_count() or 1)}
-    parts = sorted({str(test.parent.relative_to(ROOT)) for test in ROOT.glob("tests/*/test_*.py")})
-    marked = "trajectory and not slow"
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", marked, *parts],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
 
 
 @pytest.mark.slow
@@ -104,8 +93,10 @@ def test_trajectory_claims_hold_on_other_kernels_and_thread_counts(
     setting: Setting, background: Lane
 ) -> None:
     done = background.result(f"trajectory {setting.name}")
-    assert done.returncode == 0, f"under {setting.name}:\n{done.stdout[-4000:]}"
-    assert " passed" in done.stdout.splitlines()[-1], done.stdout[-2000:]
+    assert done.returncode == 0, f"under {setting.name}:\n{done.output[-4000:]}"
+    assert sorted(done.ran + done.reused) == [str(p.relative_to(ROOT)) for p in trajectory_files()]
+    if done.ran:
+        assert " passed" in done.output.splitlines()[-1], done.output[-2000:]
 
 
 # The second prints different digits with two threads than with one (README's kernel table).
@@ -115,7 +106,7 @@ def test_a_forked_run_prints_what_python_snippet_py_prints(name: str) -> None:
     idle OpenMP threads asleep; a reader runs `python snippet.py` with the defaults. Both must
     print the same bytes, here with two threads."""
     setting = SETTINGS[2]
-    forked = run_setting([name], setting)[name]
+    forked = run_setting([name], setting, cached=False)[name]
     reader = {k: v for k, v in setting.env().items() if k != "OMP_WAIT_POLICY"}
     with tempfile.TemporaryDirectory() as empty:
         plain = subprocess.run(
@@ -132,15 +123,53 @@ def test_a_forked_run_prints_what_python_snippet_py_prints(name: str) -> None:
 @pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.name.replace(" ", "-"))
 def test_each_setting_reaches_torch(setting: Setting) -> None:
     """An ignored ATEN_CPU_CAPABILITY would make the runs above test nothing new."""
-    probe = "import torch; print(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads())"
-    done = subprocess.run(
-        [sys.executable, "-c", probe], env=setting.env(), capture_output=True, text=True
-    )
-    capability, threads = done.stdout.split()
+    capability, threads = reached(setting)
     if setting.capability:
         assert capability == CAPABILITY_NAMES[setting.capability]
     if setting.threads:
-        assert int(threads) == setting.threads
+        assert threads == setting.threads
+
+
+def test_a_stored_run_is_reused_only_while_its_inputs_stay(tmp_path: Path, monkeypatch) -> None:
+    """The matrix keeps each successful run under a key; a rerun with nothing changed forks
+    nothing, and a changed snippet, setting or runner is a miss."""
+    import tools.kernels as kernels
+
+    build = replace(kernels.SETTINGS_OF_THE_BUILD, cache_dir=str(tmp_path / "cache"))
+    monkeypatch.setattr(kernels, "SETTINGS_OF_THE_BUILD", build)
+    forks: list[list[Path]] = []
+
+    def fake_runner(scripts: list[Path], env: dict, jobs: int = 1) -> dict:
+        forks.append(scripts)
+        return {s: subprocess.CompletedProcess([s], 0, f"ran {s.name}\n", "") for s in scripts}
+
+    monkeypatch.setattr(kernels, "run_scripts", fake_runner)
+    name, setting = "foundations/chain_rule.py", SETTINGS[1]
+    first = kernels.run_setting([name], setting)[name]
+    again = kernels.run_setting([name], setting)[name]
+    assert len(forks) == 1 and again.stdout == first.stdout == "ran chain_rule.py\n"
+    kernels.run_setting([name], SETTINGS[2])  # another setting: its own entry
+    kernels.run_setting([name], setting, cached=False)  # the forked-run check bypasses it
+    assert len(forks) == 3
+    changed = kernels.run_key(name, setting)
+    monkeypatch.setattr(kernels, "PRELOADED", ROOT / "tools" / "kernels.py")
+    assert kernels.run_key(name, setting) != changed  # the runner is part of the key
+    stored = list((tmp_path / "cache" / "kernels").rglob("*.json"))
+    assert len(stored) == 2 and all(json.loads(p.read_text())["key"] for p in stored)
+
+
+def test_a_failed_run_is_not_stored(tmp_path: Path, monkeypatch) -> None:
+    import tools.kernels as kernels
+
+    build = replace(kernels.SETTINGS_OF_THE_BUILD, cache_dir=str(tmp_path / "cache"))
+    monkeypatch.setattr(kernels, "SETTINGS_OF_THE_BUILD", build)
+
+    def failing_runner(scripts: list[Path], env: dict, jobs: int = 1) -> dict:
+        return dict.fromkeys(scripts, subprocess.CompletedProcess([], 1, "", "Traceback ..."))
+
+    monkeypatch.setattr(kernels, "run_scripts", failing_runner)
+    kernels.run_setting(["foundations/chain_rule.py"], SETTINGS[1])
+    assert not (tmp_path / "cache").exists()
 
 
 def test_output_comparison_tolerates_only_the_last_digits_or_the_declared_tolerance() -> None:

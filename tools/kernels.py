@@ -11,6 +11,8 @@ Usage: python tools/kernels.py [snippet names]   (prints the spread table for RE
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import math
 import os
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from docs_exec.keys import cache_key, lock_digest
 from docs_exec.settings import from_config_file
-from docs_exec.store import Cache
+from docs_exec.store import Cache, entry_folder, load_entry, save_entry
 from docs_exec.values import label_pattern
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,16 +195,71 @@ def run_scripts(
     return results
 
 
+PROBE = "import torch; print(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads())"
+
+
+@functools.cache
+def reached(setting: Setting) -> tuple[str, int]:
+    """The kernel family and thread count torch really uses under `setting` on this machine
+    (an ATEN_CPU_CAPABILITY the CPU lacks falls back to a lower one)."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], env=setting.env(), capture_output=True, text=True
+    )
+    if done.returncode:
+        raise RuntimeError(f"torch did not start under {setting.name}:\n{done.stderr[-2000:]}")
+    capability, threads = done.stdout.split()
+    return capability, int(threads)
+
+
+def run_key(name: str, setting: Setting) -> str:
+    """What a standalone run's output depends on: everything the build's key covers (the snippet,
+    its local imports, the lock, Python), the kernels and threads torch reaches under the
+    setting on this machine, the environment it gets and the runner that forks it."""
+    build = SETTINGS_OF_THE_BUILD
+    env = setting.env()
+    material = {
+        "snippet": cache_key(SNIPPETS / name, build, lock_digest(build.locks)),
+        "reached": reached(setting),
+        "env": {k: env.get(k) for k in ("ATEN_CPU_CAPABILITY", "OMP_NUM_THREADS", "MPLBACKEND")},
+        "runner": hashlib.sha256(PRELOADED.read_bytes()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+def _stored_run(name: str, setting: Setting) -> Path:
+    slug = re.sub(r"\W+", "-", setting.name)
+    return SETTINGS_OF_THE_BUILD.cache / "kernels" / slug / entry_folder(name)
+
+
 def run_setting(
-    names: list[str], setting: Setting, cores: int | None = None
+    names: list[str], setting: Setting, cores: int | None = None, cached: bool = True
 ) -> dict[str, subprocess.CompletedProcess]:
     """Every snippet under one setting, each as `python snippets/<name>` from an empty folder
     (forked from a preloaded interpreter: tools/preloaded.py), as many at once as leave each
-    run its threads (oversubscribed cores spin in OpenMP and crawl)."""
+    run its threads (oversubscribed cores spin in OpenMP and crawl).
+
+    A run that succeeded is stored under `run_key`, beside the build's cache, and not repeated
+    while nothing it depends on changes: the same inputs on the same machine print the same
+    bytes (tests/test_reproducible.py holds the build to that). `cached=False` runs them all."""
+    keys = {name: run_key(name, setting) for name in names} if cached else {}
+    results: dict[str, subprocess.CompletedProcess] = {}
+    for name, key in keys.items():
+        entry = load_entry(_stored_run(name, setting) / f"{key}.json", key)
+        if entry is not None:
+            results[name] = subprocess.CompletedProcess(
+                [sys.executable, str(SNIPPETS / name)], 0, entry["stdout"], entry["stderr"]
+            )
+    missing = [name for name in names if name not in results]
     cores = cores or os.cpu_count() or 1
     jobs = max(1, cores // (setting.threads or cores))
-    done = run_scripts([SNIPPETS / name for name in names], setting.env(), jobs)
-    return {name: done[SNIPPETS / name] for name in names}
+    scripts = [SNIPPETS / name for name in missing]
+    done = run_scripts(scripts, setting.env(), jobs) if scripts else {}
+    for name in missing:
+        run = results[name] = done[SNIPPETS / name]
+        if name in keys and run.returncode == 0:
+            entry = {"key": keys[name], "stdout": run.stdout, "stderr": run.stderr}
+            save_entry(_stored_run(name, setting) / f"{keys[name]}.json", entry, Cache.KEEP)
+    return {name: results[name] for name in names}
 
 
 def run_all(

@@ -151,7 +151,7 @@ def train(
     layers: int = 6,
     d: int = 64,
     batch: int = 8,
-    seq: int = 64,
+    seq: int = 32,
 ) -> tuple[list[float], float]:
     """Adam at one learning rate, optionally with linear warmup over `warmup`
     steps.
@@ -215,7 +215,7 @@ def main() -> None:
         f"{floor:.3f} nats"
     )
     print(
-        "6 layers, d = 64, Adam lr 3e-3, 300 steps of 8 x 64 characters, seed 0"
+        "6 layers, d = 64, Adam lr 3e-3, 300 steps of 8 x 32 characters, seed 0"
     )
     columns = ["step 50", "step 100", "step 200", "step 300", "held-out"]
     print(f"  {'run':<27} " + " ".join(f"{c:>8}" for c in columns))
