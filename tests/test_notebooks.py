@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import nbformat
@@ -141,29 +145,51 @@ def test_a_stylesheet_that_does_not_parse_names_the_page(tmp_path: Path) -> None
 
 
 EXERCISES = sorted((ROOT / "exercises").glob("*.py"))
+FRESH_KERNEL = "test_exercise_runs_top_to_bottom_in_a_fresh_jupyter_kernel"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("path", EXERCISES, ids=lambda path: path.name)
-def test_exercise_runs_top_to_bottom_in_a_fresh_jupyter_kernel(path: Path, tmp_path: Path) -> None:
-    from nbclient import NotebookClient
+def background_jobs(items: list[pytest.Item], scratch: Path) -> dict[str, Callable[[], object]]:
+    """Each selected exercise, executed as a reader's Jupyter would: in the background lane,
+    since a kernel mostly waits on its own process."""
+    paths = [item.callspec.params["path"] for item in items if item.originalname == FRESH_KERNEL]
+    return {f"notebook {path.stem}": partial(execute_fresh, path, scratch) for path in paths}
 
+
+def execute_fresh(path: Path, scratch: Path) -> tuple[subprocess.CompletedProcess, Path]:
+    """The exercise as the downloaded notebook (no outputs), run by `jupyter execute` in a
+    folder of its own with a new python3 kernel; the executed notebook is written in place."""
     from docs_exec.notebooks import to_ipynb
 
     cells = parse_percent(path.read_text(encoding="utf-8"))
     code_cells = sum(cell.kind == "code" for cell in cells)
-    document = nbformat.reads(to_ipynb(cells, [[] for _ in range(code_cells)]), as_version=4)
+    folder = scratch / f"notebook-{path.stem}"
+    folder.mkdir()
+    notebook = folder / f"{path.stem}.ipynb"
+    notebook.write_text(to_ipynb(cells, [[] for _ in range(code_cells)]), encoding="utf-8")
+    jupyter = [str(Path(sys.executable).parent / "jupyter-execute"), "--inplace", "--timeout=300"]
+    command = [*jupyter, "--kernel_name=python3", notebook.name]
+    return subprocess.run(command, cwd=folder, capture_output=True, text=True), notebook
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda path: path.name)
+def test_exercise_runs_top_to_bottom_in_a_fresh_jupyter_kernel(path: Path, background) -> None:
+    done, notebook = background.result(f"notebook {path.stem}")
+    # jupyter execute stops at the first failing cell (a solution's assert) and exits non-zero
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = nbformat.read(notebook, as_version=4)
     assert any("solution" in cell.metadata.get("tags", []) for cell in document.cells)
-    client = NotebookClient(
-        document,
-        kernel_name="python3",
-        timeout=300,
-        resources={"metadata": {"path": str(tmp_path)}},
-    )
-    client.execute()  # raises CellExecutionError on the first failing cell (a solution's assert)
-    errors = [o for c in document.cells for o in c.get("outputs", []) if o.output_type == "error"]
-    assert errors == []
+    outputs = [o for c in document.cells for o in c.get("outputs", [])]
+    assert outputs and not [o for o in outputs if o.output_type == "error"]
     assert json.loads(nbformat.writes(document))["nbformat"] == 4
+
+
+def test_a_failing_cell_fails_the_fresh_kernel_run(tmp_path: Path) -> None:
+    """The check above relies on `jupyter execute` exiting non-zero when a cell raises."""
+    failing = tmp_path / "broken.py"
+    failing.write_text(EXERCISE.replace("assert total == 5", "assert total == 6"), "utf-8")
+    done, _ = execute_fresh(failing, tmp_path)
+    assert done.returncode != 0 and "AssertionError" in done.stderr
 
 
 def test_the_three_exercises_exist_and_are_in_the_nav() -> None:
