@@ -9,7 +9,8 @@ import http.server
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -44,19 +45,68 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def require_chromium() -> None:
     if not shutil.which(CHROMIUM):
         reason = f"{CHROMIUM} is missing: apt-get install chromium"
         if os.environ.get("CI"):
             pytest.fail(f"{reason} (CI must run the browser tests)")
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield browser
         browser.close()
+
+
+class Audits:
+    """`check(browser, url, scheme)` for every (url, scheme) in order, in a thread with its own
+    Playwright and Chromium (Playwright's sync API belongs to the thread that started it);
+    `result(url)` waits for that url's result (the checker's exception, raised, if it failed)."""
+
+    def __init__(
+        self, visits: list[tuple[str, str]], check: Callable[[object, str, str], object]
+    ) -> None:
+        require_chromium()
+        self._visits, self._check = visits, check
+        self._results: dict[str, Future] = {url: Future() for url, _ in visits}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="audits", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+                for url, scheme in self._visits:
+                    if self._stop.is_set():
+                        break
+                    try:
+                        self._results[url].set_result(self._check(browser, url, scheme))
+                    except Exception as exc:  # handed to the test that asks for this url
+                        self._results[url].set_exception(exc)
+                browser.close()
+        except Exception as exc:  # the browser itself failed: every waiting test says why
+            for future in self._results.values():
+                if not future.done():
+                    future.set_exception(exc)
+        for future in self._results.values():  # stopped early: nobody waits forever
+            if not future.done():
+                future.cancel()
+
+    def result(self, url: str) -> object:
+        return self._results[url].result()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 class Visit:
