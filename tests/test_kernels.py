@@ -183,6 +183,9 @@ def test_output_comparison_tolerates_only_the_last_digits_or_the_declared_tolera
     assert same_output("norm 3.1e-05\n", "norm 3.9e-05\n") is not None
     assert same_output("dead units: 12\n", "dead units: 12\nextra\n") is not None
     assert same_output("x = nan\n", "x = 1.0\n", (("", 1.0),)) is not None
+    # a column padded to its widest number shifts when a number gains a digit
+    assert same_output("lr  10.01 end\n", "lr   9.99 end\n", (("", 0.01),)) is None
+    assert same_output("lr  10.01 end\n", "lr   9.99 stop\n", (("", 0.01),)) is not None
 
 
 def test_a_declared_line_tolerance_covers_only_the_lines_with_its_label() -> None:

@@ -89,15 +89,22 @@ def recorded_stdout(snippet: str) -> str:
     return result.stdout
 
 
+def _shape(line: str) -> str:
+    """A printed line without its numbers, runs of spaces as one: a table padded to its widest
+    number shifts its columns when a number gains a digit (9.99 to 10.01), and that is no
+    difference a reader would see as a different result."""
+    return " ".join(NUMBER.sub("#", line).split())
+
+
 def number_pairs(actual: str, expected: str) -> Iterator[tuple[int, str, str, str]]:
     """(line number, printed line, printed number, recorded number) for every number of two
-    outputs; ValueError where they differ in anything but their numbers (nan is not a number
-    here, so a nan where a number was recorded is a mismatch)."""
+    outputs; ValueError where they differ in anything but their numbers and the spaces padding
+    them (nan is not a number here, so a nan where a number was recorded is a mismatch)."""
     got_lines, want_lines = actual.splitlines(), expected.splitlines()
     if len(got_lines) != len(want_lines):
         raise ValueError(f"{len(got_lines)} lines printed, {len(want_lines)} recorded")
     for number, (got, want) in enumerate(zip(got_lines, want_lines, strict=True), start=1):
-        if NUMBER.sub("#", got) != NUMBER.sub("#", want):
+        if _shape(got) != _shape(want):
             raise ValueError(f"line {number} differs:\n  ran:      {got}\n  recorded: {want}")
         for a, b in zip(NUMBER.findall(got), NUMBER.findall(want), strict=True):
             yield number, got, a, b
