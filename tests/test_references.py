@@ -6,6 +6,7 @@ from __future__ import annotations
 import posixpath
 import re
 import textwrap
+import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -114,14 +115,18 @@ class Entry:
 
     @property
     def stem(self) -> str:
-        """The id's start: the first author's surname with its particle, "vanlaarhoven"."""
-        return "".join(self.first_author.split()).lower()
+        """The id's start: the first author's surname with its particle, in ASCII (an id is
+        part of a URL): "vanlaarhoven", "hagele"."""
+        name = unicodedata.normalize("NFKD", "".join(self.first_author.split()).lower())
+        return name.encode("ascii", "ignore").decode()
 
     @property
     def sort_key(self) -> tuple[str, str]:
-        """First author's surname (without a particle such as "van") and year."""
+        """First author's surname (without a particle such as "van", accents folded: Hägele
+        sorts as Hagele) and year."""
         surname = " ".join(w for w in self.first_author.split() if not w[0].islower())
-        return surname.casefold(), self.year
+        folded = unicodedata.normalize("NFKD", surname).encode("ascii", "ignore").decode()
+        return folded.casefold(), self.year
 
     @property
     def title(self) -> str:
