@@ -21,7 +21,9 @@ from multiprocessing.connection import Connection
 from .figures import Palette
 from .store import Figure
 
-PRELOAD = ["torch", "matplotlib", "matplotlib.pyplot", "docs_exec.figures"]
+# torch._dynamo is what the first optimizer.step() of a process imports (torch.optim checks
+# whether it is being compiled): 1.2-1.5 s per snippet that trains, paid once here instead.
+PRELOAD = ["torch", "torch._dynamo", "matplotlib", "matplotlib.pyplot", "docs_exec.figures"]
 
 
 def _provenance() -> str:

@@ -1,7 +1,8 @@
 """Run many scripts as `python script.py` would, each in a fresh process forked from one
 interpreter that has already imported torch and matplotlib.
 
-Importing torch and matplotlib takes about 1.4 s of a 2-core machine's CPU; the kernel matrix
+Importing torch and matplotlib takes about 1.4 s of a 2-core machine's CPU (and torch._dynamo, which
+the first optimizer.step() imports, 1.2-1.5 s more); the kernel matrix
 (tools/kernels.py) runs every snippet under three settings, so a plain subprocess per run spent
 more time importing than computing. A forked child starts from the parent's memory, so it is as
 fresh as a new interpreter for everything a snippet can touch (seeds, default dtype, rcParams,
@@ -24,7 +25,8 @@ import tempfile
 import traceback
 from pathlib import Path
 
-PRELOAD = ("torch", "matplotlib.pyplot", "numpy")
+# torch._dynamo: imported by the first optimizer.step() of a process (see docs_exec/worker.py).
+PRELOAD = ("torch", "torch._dynamo", "matplotlib.pyplot", "numpy")
 
 
 def _child(script: str, folder: str) -> None:
