@@ -277,9 +277,9 @@ def main() -> None:
         s = summary(train(Config(lr=lr)))
         loss = " ".join(f"{v:.2f}" for v in s["final_loss"])
         logit = " ".join(f"{v:.0f}" for v in s["max_logit"])
-        print(f"lr {name}  loss {loss}  max logit {logit}"
+        print(f"lr {name} loss {loss}  max logit {logit}"
               + f"  entropy {s['entropy'].mean():.2f}"
-              + f"  collapsed {int(s['collapsed'].sum())}/3")
+              + f" collapsed {int(s['collapsed'].sum())}/3")
     print(f"(loss and max attention logit per seed {SEEDS}; collapsed: a "
           f"logit\n above {COLLAPSED:g}; entropy: nats, mean over seeds and the"
           " last 20 steps)")
@@ -297,7 +297,7 @@ def main() -> None:
     for name, run in runs.items():
         for when, i in steps.items():
             print(f"{name} {when:<9}" + "".join(
-                f"  {label} {run[k][i]:.3g}" for k, label in columns.items()))
+                f" {label} {run[k][i]:.3g}" for k, label in columns.items()))
     plot_signature(runs, onset)
     plt.show()
 
