@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -51,6 +52,15 @@ INSPECT = """async () => {
 }"""
 
 
+# True once every formula is rendered and every code block has its copy button.
+READY = """() => {
+  const math = [...document.querySelectorAll(".arithmatex")];
+  const code = document.querySelectorAll("article pre > code").length;
+  const copy = document.querySelectorAll("article .md-code__button[data-md-type=copy]").length;
+  return math.every(el => el.querySelector(".katex")) && copy === code;
+}"""
+
+
 # Code and output blocks that scroll sideways, by their first line, with every collapsed block
 # opened and every tab shown (a reader opens them too).
 WIDE_BLOCKS = """() => {
@@ -72,9 +82,14 @@ def audit(browser: object, url: str, scheme: str) -> list[str]:
     images or missing alt text, code blocks without a copy button, serious axe violations,
     blocks that scroll sideways at 1280 px. Empty when the page is right."""
     from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import TimeoutError as NotYet
 
     visit = Visit(browser, url, scheme)
     try:
+        # Math and copy buttons come from scripts that run after the load; on a busy machine
+        # "network idle" can come first. What is still missing after 15 s is reported below.
+        with contextlib.suppress(NotYet):
+            visit.page.wait_for_function(READY, timeout=15_000)
         seen = visit.page.evaluate(INSPECT)
         # The figures' variants are drawn for the palette in mkdocs.yml: it must be the page's.
         background = "rgb({}, {}, {})".format(*PALETTE.background(scheme))
