@@ -9,7 +9,10 @@ in, {name: callable} out); a job whose tests were not selected never runs.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -67,6 +70,29 @@ def start_jobs(lane: Lane, items: list[pytest.Item]) -> None:
         jobs = getattr(module, "background_jobs", None)
         for name, job in (jobs(selected, lane.scratch) if jobs else {}).items():
             lane.submit(name, job)
+
+
+# Loads a test module by path in a fresh interpreter, with torch's threads set as conftest.py
+# sets them, and prints one of its functions' result.
+CALL = """
+import importlib.util, json, os, sys, torch
+torch.set_num_threads(int(os.environ.get("TEST_TORCH_THREADS", "1")))
+spec = importlib.util.spec_from_file_location("module_under_test", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(json.dumps(getattr(module, sys.argv[2])()))
+"""
+
+
+def in_subprocess(test_file: Path, function: str) -> Any:
+    """`function()` of a test module, called in a fresh Python with the suite's import paths
+    and torch threads, for a lane job; its result crosses as JSON, which keeps floats exact."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-c", CALL, str(test_file), function]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{test_file.name}:{function}() failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 def category(item: pytest.Item) -> str:

@@ -64,20 +64,28 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
-class Audits:
-    """`check(browser, url, scheme)` for every (url, scheme) in order, in a thread with its own
-    Playwright and Chromium (Playwright's sync API belongs to the thread that started it);
-    `result(url)` waits for that url's result (the checker's exception, raised, if it failed)."""
+class HelperBrowser:
+    """A second Chromium, on a thread with its own Playwright (the sync API belongs to the thread
+    that started it), that works through named checks, each `check(browser)`, from the end of the
+    list while the tests take them from the front: `take(name, browser)` runs a check here with
+    the test's browser unless the helper has started it, and otherwise waits for the helper's
+    result (its exception, raised, if it failed). The two meet in the middle, whatever each check
+    costs; page visits mostly wait on the browser, so two share two cores well."""
 
-    def __init__(
-        self, visits: list[tuple[str, str]], check: Callable[[object, str, str], object]
-    ) -> None:
+    def __init__(self, checks: dict[str, Callable[[object], object]]) -> None:
         require_chromium()
-        self._visits, self._check = visits, check
-        self._results: dict[str, Future] = {url: Future() for url, _ in visits}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="audits", daemon=True)
+        self._checks = checks
+        self._results: dict[str, Future] = {name: Future() for name in checks}
+        self._claimed: set[str] = set()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="helper browser", daemon=True)
         self._thread.start()
+
+    def _claim(self, name: str) -> bool:
+        with self._lock:
+            free = name not in self._claimed
+            self._claimed.add(name)
+            return free
 
     def _run(self) -> None:
         from playwright.sync_api import sync_playwright
@@ -85,27 +93,27 @@ class Audits:
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-                for url, scheme in self._visits:
-                    if self._stop.is_set():
-                        break
+                for name in reversed(self._checks):
+                    if not self._claim(name):
+                        break  # the tests have come this far: the rest is theirs
                     try:
-                        self._results[url].set_result(self._check(browser, url, scheme))
-                    except Exception as exc:  # handed to the test that asks for this url
-                        self._results[url].set_exception(exc)
+                        self._results[name].set_result(self._checks[name](browser))
+                    except Exception as exc:  # handed to the test that takes this check
+                        self._results[name].set_exception(exc)
                 browser.close()
         except Exception as exc:  # the browser itself failed: every waiting test says why
             for future in self._results.values():
                 if not future.done():
                     future.set_exception(exc)
-        for future in self._results.values():  # stopped early: nobody waits forever
-            if not future.done():
-                future.cancel()
 
-    def result(self, url: str) -> object:
-        return self._results[url].result()
+    def take(self, name: str, browser: object) -> object:
+        if self._claim(name):
+            return self._checks[name](browser)
+        return self._results[name].result()
 
     def close(self) -> None:
-        self._stop.set()
+        with self._lock:
+            self._claimed.update(self._checks)  # the helper stops at its next check
         self._thread.join()
 
 

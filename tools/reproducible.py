@@ -6,12 +6,19 @@ OMP_NUM_THREADS=2, or a site given on the command line (the test suite passes it
 that the check costs one cold build, not two). Every file must match
 byte for byte; the sitemap is compared without its <lastmod> dates (MkDocs writes today's date).
 Usage: python tools/reproducible.py [SITE]  (exit 1 and the differing files when they differ)
+
+The test suite remembers the files' digests of a clean build that matched its own build, under a
+key of everything a clean build reads (`clean_build_key`); while that key holds, a second
+`make test` compares its build with those digests instead of building again.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -20,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# What a clean build sees of the project; the installed docs_exec package is the rest.
 COPIED = ["docs", "snippets", "exercises", "mkdocs.yml", "requirements.lock"]
 
 
@@ -48,6 +56,31 @@ def clean_build(scratch: Path, name: str, workers: int, threads: int) -> Path:
     return project / "site"
 
 
+def _files(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def clean_build_key(workers: int, threads: int) -> str:
+    """Everything a clean build's bytes depend on: the files it copies (the lock among them), the
+    docs_exec package, Python, the kernels and thread count torch reaches, the worker count."""
+    from tools.kernels import Setting, reached
+
+    sources = [ROOT / item for item in COPIED] + [ROOT / "docs_exec"]
+    files = [p for source in sources for p in (_files(source) if source.is_dir() else [source])]
+    material = {
+        "files": {str(p.relative_to(ROOT)): _digest(p.read_bytes()) for p in files},
+        "builder": _digest(Path(__file__).read_bytes()),
+        "python": platform.python_version(),
+        "reached": reached(Setting(None, threads)),
+        "workers": workers,
+    }
+    return _digest(json.dumps(material, sort_keys=True).encode())
+
+
 def comparable(path: Path) -> bytes:
     data = path.read_bytes()
     if path.name == "sitemap.xml.gz":
@@ -57,13 +90,23 @@ def comparable(path: Path) -> bytes:
     return data
 
 
-def differences(first: Path, second: Path) -> list[str]:
-    names = {p.relative_to(first) for p in first.rglob("*") if p.is_file()}
-    others = {p.relative_to(second) for p in second.rglob("*") if p.is_file()}
-    problems = [f"only in one build: {name}" for name in sorted(names ^ others)]
-    for name in sorted(names & others):
-        if comparable(first / name) != comparable(second / name):
-            problems.append(f"differs: {name}")
+def digests(site: Path) -> dict[str, str]:
+    """Each file of a built site by its path, as the SHA-256 of what is compared."""
+    return {
+        p.relative_to(site).as_posix(): _digest(comparable(p))
+        for p in site.rglob("*")
+        if p.is_file()
+    }
+
+
+def differences(first: dict[str, str], second: dict[str, str]) -> list[str]:
+    """What differs between two sites' `digests`."""
+    problems = [f"only in one build: {name}" for name in sorted(first.keys() ^ second.keys())]
+    problems += [
+        f"differs: {name}"
+        for name in sorted(first.keys() & second.keys())
+        if first[name] != second[name]
+    ]
     return problems
 
 
@@ -74,7 +117,7 @@ def main(argv: list[str]) -> int:
         first = clean_build(Path(scratch), "a", workers=1, threads=1)
         second = Path(argv[0]) if argv else clean_build(Path(scratch), "b", workers=2, threads=2)
         files = sum(1 for p in first.rglob("*") if p.is_file())
-        problems = differences(first, second)
+        problems = differences(digests(first), digests(second))
     for problem in problems:
         print(problem)
     print(f"{files} files compared: {'identical' if not problems else f'{len(problems)} differ'}")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 
 import pytest
 import torch
 import transformer_ln_grads as tlg
 import transformer_ln_training as tlt
+from background import Lane, in_subprocess
 
 pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
 
@@ -73,16 +77,37 @@ def test_short_training_run_is_finite_and_deterministic():
     assert losses == again and val == val_again
 
 
-@pytest.mark.slow
-def test_conclusion_holds_across_three_seeds():
-    """Same settings as the page, seeds 0, 1, 2: the page's reading of the experiment."""
-    ids, _ = tlt.load_corpus()
-    floor = tlt.unigram_entropy(ids)
+def page_runs_for_three_seeds() -> list[dict[str, dict]]:
+    """The page's four runs for seeds 0, 1, 2: smoothed training curves and held-out losses."""
+    runs = []
     for seed in range(3):
         curves, held_out = {}, {}
         for label, (norm, warmup) in tlt.RUNS.items():
             losses, val = tlt.train(norm, warmup, seed=seed)
             curves[label], held_out[label] = tlt.smooth(losses), val
+        runs.append({"curves": curves, "held_out": held_out})
+    return runs
+
+
+THREE_SEEDS = "test_conclusion_holds_across_three_seeds"
+
+
+def background_jobs(items: list[pytest.Item], scratch: Path) -> dict[str, Callable[[], object]]:
+    """The three-seed check's twelve training runs (about a minute) go to the background lane,
+    in a fresh Python with one torch thread like this process."""
+    if not any(item.originalname == THREE_SEEDS for item in items):
+        return {}
+    job = partial(in_subprocess, Path(__file__), "page_runs_for_three_seeds")
+    return {"Transformer runs, three seeds": job}
+
+
+@pytest.mark.slow
+def test_conclusion_holds_across_three_seeds(background: Lane):
+    """Same settings as the page, seeds 0, 1, 2: the page's reading of the experiment."""
+    ids, _ = tlt.load_corpus()
+    floor = tlt.unigram_entropy(ids)
+    for seed, run in enumerate(background.result("Transformer runs, three seeds")):
+        curves, held_out = run["curves"], run["held_out"]
         pre, post = held_out["Pre-LN"], held_out["Post-LN"]
         warm, deep = held_out["Post-LN, 100 warmup steps"], held_out["DeepNorm (Post-LN stack)"]
         # Post-LN without warmup stalls at the unigram level for at least half of the run ...
