@@ -1,10 +1,12 @@
 """One background lane for the suite's slowest checks: the kernel matrix, the trajectory
-reruns and a clean build all run in subprocesses, so they need no pytest process of their own.
+reruns, a clean build, the exercise notebooks and the computations of a few long tests (a test
+module's function called in a fresh Python: `in_subprocess`) all run in subprocesses, so they
+need no pytest process of their own.
 
 They start as soon as collection ends and keep the other cores busy while the main process runs
 everything else; their tests wait for the result. A test module names its jobs with
 `background_jobs(items, scratch)` (its own selected items and a folder that lasts the session
-in, {name: callable} out); a job whose tests were not selected never runs.
+in, {name: Job} out); a job whose tests were not selected never runs.
 """
 
 from __future__ import annotations
@@ -17,10 +19,21 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+
+@dataclass(frozen=True)
+class Job:
+    """A lane job and its rough size: the seconds it took in a cold suite on the 2-core machine
+    (2026-12-05), used only to start the largest first. Started in any other order, a long job
+    can be left running alone at the end while the other core idles (100 s of it, measured)."""
+
+    run: Callable[[], Any]
+    size: int
 
 
 class Lane:
@@ -60,16 +73,19 @@ class Lane:
 
 
 def start_jobs(lane: Lane, items: list[pytest.Item]) -> None:
-    """Submit every selected module's background jobs, in collection order."""
+    """Submit every selected module's background jobs, the largest first (ties in collection
+    order)."""
     by_module: dict[Any, list[pytest.Item]] = {}
     for item in items:
         module = getattr(item, "module", None)
         if module is not None:
             by_module.setdefault(module, []).append(item)
+    jobs: dict[str, Job] = {}
     for module, selected in by_module.items():
-        jobs = getattr(module, "background_jobs", None)
-        for name, job in (jobs(selected, lane.scratch) if jobs else {}).items():
-            lane.submit(name, job)
+        named = getattr(module, "background_jobs", None)
+        jobs.update(named(selected, lane.scratch) if named else {})
+    for name, job in sorted(jobs.items(), key=lambda pair: -pair[1].size):
+        lane.submit(name, job.run)
 
 
 # Loads a test module by path in a fresh interpreter, with torch's threads set as conftest.py

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 
 import pytest
-from background import in_subprocess
+from background import Job, in_subprocess, start_jobs
 
 
 def test_a_function_runs_in_a_fresh_python_and_its_floats_come_back_exact(tmp_path: Path) -> None:
@@ -25,3 +26,23 @@ def test_a_function_runs_in_a_fresh_python_and_its_floats_come_back_exact(tmp_pa
     assert result["threads"] == 1  # as conftest.py sets this process's torch
     with pytest.raises(RuntimeError, match=r"test_sample\.py:broken\(\) failed:[\s\S]*no such run"):
         in_subprocess(module, "broken")
+
+
+def test_the_lane_starts_the_largest_jobs_first_and_ties_in_collection_order() -> None:
+    def module(name: str, sizes: dict[str, int]) -> ModuleType:
+        made = ModuleType(name)
+        made.background_jobs = lambda items, scratch: {  # type: ignore[attr-defined]
+            job: Job(lambda: None, size) for job, size in sizes.items()
+        }
+        return made
+
+    first, second = module("a", {"notebook": 40, "kernels": 240}), module("b", {"build": 200})
+    items = [SimpleNamespace(module=first), SimpleNamespace(module=second)]
+    submitted: list[str] = []
+    lane = SimpleNamespace(scratch=Path("."), submit=lambda name, run: submitted.append(name))
+    start_jobs(lane, items)  # type: ignore[arg-type]
+    assert submitted == ["kernels", "build", "notebook"]
+    submitted.clear()
+    tied = [SimpleNamespace(module=module("c", {"x": 1, "y": 1, "z": 1}))]
+    start_jobs(lane, tied)  # type: ignore[arg-type]
+    assert submitted == ["x", "y", "z"]

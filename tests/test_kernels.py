@@ -22,13 +22,12 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 import pytest
-from background import Lane
+from background import Job, Lane
 from reruns import rerun_trajectory_tests, trajectory_files
 from sitecheck import ROOT
 
@@ -51,20 +50,25 @@ MATRIX = "test_snippet_prints_what_the_page_shows_on_any_kernels"
 RERUN = "test_trajectory_claims_hold_on_other_kernels_and_thread_counts"
 
 
-def background_jobs(items: list[pytest.Item], scratch: Path) -> dict[str, Callable[[], object]]:
+def background_jobs(items: list[pytest.Item], scratch: Path) -> dict[str, Job]:
     """The standalone runs of the snippets this session selected (all of them in `make test`),
     one job per setting, then the trajectory tests again under each other setting."""
-    jobs: dict[str, Callable[[], object]] = {}
+    jobs: dict[str, Job] = {}
     matrix = [item.callspec.params for item in items if item.originalname == MATRIX]
     for setting in SETTINGS:
         names = sorted({p["name"] for p in matrix if p["setting"] == setting})
+        threads = setting.threads or os.cpu_count() or 1
         if names:
-            jobs[setting.name] = partial(run_setting, names, setting, cores=CORES_BESIDE_PYTEST)
+            run = partial(run_setting, names, setting, cores=CORES_BESIDE_PYTEST)
+            jobs[setting.name] = Job(run, 240 if threads > 1 else 185)
     for item in items:
         if item.originalname == RERUN:
             setting = item.callspec.params["setting"]
             threads = setting.threads or os.cpu_count() or 1
-            jobs[f"trajectory {setting.name}"] = partial(rerun_trajectory_tests, setting, threads)
+            # Sized to start after the kernel sets and the clean build: each rerun first brings
+            # the recorded outputs up to date, which the main process has built by then.
+            run = partial(rerun_trajectory_tests, setting, threads)
+            jobs[f"trajectory {setting.name}"] = Job(run, 150 if threads > 1 else 120)
     return jobs
 
 

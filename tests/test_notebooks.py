@@ -6,12 +6,12 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import nbformat
 import pytest
+from background import Job
 from sitecheck import ROOT
 from test_executor import make_project
 
@@ -148,11 +148,13 @@ EXERCISES = sorted((ROOT / "exercises").glob("*.py"))
 FRESH_KERNEL = "test_exercise_runs_top_to_bottom_in_a_fresh_jupyter_kernel"
 
 
-def background_jobs(items: list[pytest.Item], scratch: Path) -> dict[str, Callable[[], object]]:
+def background_jobs(items: list[pytest.Item], scratch: Path) -> dict[str, Job]:
     """Each selected exercise, executed as a reader's Jupyter would: in the background lane,
     since a kernel mostly waits on its own process."""
     paths = [item.callspec.params["path"] for item in items if item.originalname == FRESH_KERNEL]
-    return {f"notebook {path.stem}": partial(execute_fresh, path, scratch) for path in paths}
+    return {
+        f"notebook {path.stem}": Job(partial(execute_fresh, path, scratch), 40) for path in paths
+    }
 
 
 def execute_fresh(path: Path, scratch: Path) -> tuple[subprocess.CompletedProcess, Path]:

@@ -4,12 +4,11 @@ counts, and from the cache where there was one)."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import pytest
-from background import Lane
+from background import Job, Lane
 
 import tools.reproducible as reproducible
 from docs_exec.store import Cache, load_entry, save_entry
@@ -35,10 +34,10 @@ def remembered_or_built(scratch: Path) -> tuple[str, dict[str, str], bool]:
     return key, digests(clean_build(scratch, "clean", **CLEAN)), True
 
 
-def background_jobs(items: list[pytest.Item], scratch: Path) -> dict[str, Callable[[], object]]:
+def background_jobs(items: list[pytest.Item], scratch: Path) -> dict[str, Job]:
     if not any(item.originalname == MATCH for item in items):
         return {}
-    return {"clean build": partial(remembered_or_built, scratch)}
+    return {"clean build": Job(partial(remembered_or_built, scratch), 200)}
 
 
 MATCH = "test_a_clean_build_is_byte_identical_to_the_suites_build"

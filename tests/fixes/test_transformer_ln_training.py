@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 import torch
 import transformer_ln_grads as tlg
 import transformer_ln_training as tlt
-from background import Lane, in_subprocess
+from background import Job, Lane, in_subprocess
 
 pytestmark = pytest.mark.trajectory  # a claim about a run: test_kernels.py repeats it
 
@@ -92,13 +91,13 @@ def page_runs_for_three_seeds() -> list[dict[str, dict]]:
 THREE_SEEDS = "test_conclusion_holds_across_three_seeds"
 
 
-def background_jobs(items: list[pytest.Item], scratch: Path) -> dict[str, Callable[[], object]]:
+def background_jobs(items: list[pytest.Item], scratch: Path) -> dict[str, Job]:
     """The three-seed check's twelve training runs (about a minute) go to the background lane,
     in a fresh Python with one torch thread like this process."""
     if not any(item.originalname == THREE_SEEDS for item in items):
         return {}
     job = partial(in_subprocess, Path(__file__), "page_runs_for_three_seeds")
-    return {"Transformer runs, three seeds": job}
+    return {"Transformer runs, three seeds": Job(job, 90)}
 
 
 @pytest.mark.slow
