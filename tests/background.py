@@ -30,10 +30,13 @@ import pytest
 class Job:
     """A lane job and its rough size: the seconds it took in a cold suite on the 2-core machine
     (2026-12-05), used only to start the largest first. Started in any other order, a long job
-    can be left running alone at the end while the other core idles (100 s of it, measured)."""
+    can be left running alone at the end while the other core idles (100 s of it, measured).
+    `early`: a test near the start of the suite waits for it, so it starts before the rest
+    (one queued behind the large jobs held the main process for 260 s)."""
 
     run: Callable[[], Any]
     size: int
+    early: bool = False
 
 
 class Lane:
@@ -73,8 +76,8 @@ class Lane:
 
 
 def start_jobs(lane: Lane, items: list[pytest.Item]) -> None:
-    """Submit every selected module's background jobs, the largest first (ties in collection
-    order)."""
+    """Submit every selected module's background jobs: the early ones, then the largest first
+    (ties in collection order)."""
     by_module: dict[Any, list[pytest.Item]] = {}
     for item in items:
         module = getattr(item, "module", None)
@@ -84,7 +87,7 @@ def start_jobs(lane: Lane, items: list[pytest.Item]) -> None:
     for module, selected in by_module.items():
         named = getattr(module, "background_jobs", None)
         jobs.update(named(selected, lane.scratch) if named else {})
-    for name, job in sorted(jobs.items(), key=lambda pair: -pair[1].size):
+    for name, job in sorted(jobs.items(), key=lambda pair: (not pair[1].early, -pair[1].size)):
         lane.submit(name, job.run)
 
 

@@ -28,7 +28,7 @@ def test_a_function_runs_in_a_fresh_python_and_its_floats_come_back_exact(tmp_pa
         in_subprocess(module, "broken")
 
 
-def test_the_lane_starts_the_largest_jobs_first_and_ties_in_collection_order() -> None:
+def test_the_lane_starts_early_jobs_then_the_largest_and_ties_in_collection_order() -> None:
     def module(name: str, sizes: dict[str, int]) -> ModuleType:
         made = ModuleType(name)
         made.background_jobs = lambda items, scratch: {  # type: ignore[attr-defined]
@@ -37,11 +37,15 @@ def test_the_lane_starts_the_largest_jobs_first_and_ties_in_collection_order() -
         return made
 
     first, second = module("a", {"notebook": 40, "kernels": 240}), module("b", {"build": 200})
-    items = [SimpleNamespace(module=first), SimpleNamespace(module=second)]
+    soon = ModuleType("c")
+    soon.background_jobs = lambda items, scratch: {  # type: ignore[attr-defined]
+        "needed soon": Job(lambda: None, 90, early=True)
+    }
+    items = [SimpleNamespace(module=m) for m in (first, second, soon)]
     submitted: list[str] = []
     lane = SimpleNamespace(scratch=Path("."), submit=lambda name, run: submitted.append(name))
     start_jobs(lane, items)  # type: ignore[arg-type]
-    assert submitted == ["kernels", "build", "notebook"]
+    assert submitted == ["needed soon", "kernels", "build", "notebook"]
     submitted.clear()
     tied = [SimpleNamespace(module=module("c", {"x": 1, "y": 1, "z": 1}))]
     start_jobs(lane, tied)  # type: ignore[arg-type]

@@ -93,11 +93,12 @@ THREE_SEEDS = "test_conclusion_holds_across_three_seeds"
 
 def background_jobs(items: list[pytest.Item], scratch: Path) -> dict[str, Job]:
     """The three-seed check's twelve training runs (about a minute) go to the background lane,
-    in a fresh Python with one torch thread like this process."""
+    in a fresh Python with one torch thread like this process; first, since this file's tests
+    run early."""
     if not any(item.originalname == THREE_SEEDS for item in items):
         return {}
     job = partial(in_subprocess, Path(__file__), "page_runs_for_three_seeds")
-    return {"Transformer runs, three seeds": Job(job, 90)}
+    return {"Transformer runs, three seeds": Job(job, 90, early=True)}
 
 
 @pytest.mark.slow
