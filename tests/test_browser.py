@@ -195,8 +195,10 @@ def test_math_is_rendered_again_after_instant_navigation(browser: object, site_u
 
 # Every element's computed style in document order (solutions unfolded), properties sorted by
 # name (custom properties come in no fixed order), hashed. The --jp-* custom properties the
-# trimming drops are left out: unread, they style nothing.
-COMPUTED_STYLES = """() => {
+# trimming drops are left out: unread, they style nothing. Sizes are computed from the layout,
+# which changes when a web font arrives, so the formulas and the fonts are awaited first: on a
+# busy machine the two loads of one page once differed in the sizes of 684 KaTeX elements.
+COMPUTED_STYLES = """async () => {
   // cyrb53: a 53-bit string hash, so that each element crosses to Python as a short string
   // (the full styles of a notebook page are tens of megabytes).
   const hash = (text) => {
@@ -211,6 +213,8 @@ COMPUTED_STYLES = """() => {
     return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
   };
   for (const details of document.querySelectorAll("article details")) { details.open = true; }
+  document.body.offsetHeight;  // lay the opened solutions out, so that their fonts load now
+  await document.fonts.ready;
   return [...document.querySelectorAll("article *")].map(el => {
     const style = getComputedStyle(el);
     const names = [...style].filter(name => !name.startsWith("--jp-")).sort();
@@ -256,6 +260,7 @@ def styles_with_and_without_trimming(
         context.route(url, serve(html))
         tab = context.new_page()
         tab.goto(url, wait_until="networkidle")
+        tab.wait_for_function(READY, timeout=15_000)  # every formula rendered
         styles[version] = tab.evaluate(COMPUTED_STYLES)
         context.close()
     return styles
