@@ -196,8 +196,10 @@ def test_math_is_rendered_again_after_instant_navigation(browser: object, site_u
 # Every element's computed style in document order (solutions unfolded), properties sorted by
 # name (custom properties come in no fixed order), hashed. The --jp-* custom properties the
 # trimming drops are left out: unread, they style nothing. Sizes are computed from the layout,
-# which changes when a web font arrives, so the formulas and the fonts are awaited first: on a
-# busy machine the two loads of one page once differed in the sizes of 684 KaTeX elements.
+# which changes when a web font arrives or an image is decoded, and some styles are animated: so
+# the formulas, fonts, images and transitions are awaited first. On a busy machine the two loads
+# of one page once differed in the sizes of 684 KaTeX elements (a font arrived between them), and
+# in ci19 and ci20 in an opened solution's box-shadow (read while it faded in).
 COMPUTED_STYLES = """async () => {
   // cyrb53: a 53-bit string hash, so that each element crosses to Python as a short string
   // (the full styles of a notebook page are tens of megabytes).
@@ -214,12 +216,19 @@ COMPUTED_STYLES = """async () => {
   };
   for (const details of document.querySelectorAll("article details")) { details.open = true; }
   document.body.offsetHeight;  // lay the opened solutions out, so that their fonts load now
-  await document.fonts.ready;
+  const images = [...document.querySelectorAll("article img")];
+  for (const img of images) { img.loading = "eager"; }
+  await Promise.all([document.fonts.ready, ...images.map(img => img.decode().catch(() => null))]);
+  // An opened solution's shadow fades in (Material: a 125 ms box-shadow transition).
+  const finite = document.getAnimations()
+    .filter(animation => animation.effect.getComputedTiming().endTime < Infinity);
+  await Promise.all(finite.map(animation => animation.finished.catch(() => null)));
   return [...document.querySelectorAll("article *")].map(el => {
     const style = getComputedStyle(el);
     const names = [...style].filter(name => !name.startsWith("--jp-")).sort();
-    return el.tagName + "." + el.className + " "
-      + hash(names.map(name => name + ":" + style.getPropertyValue(name)).join(";"));
+    const text = names.map(name => name + ":" + style.getPropertyValue(name)).join(";");
+    // A solution's own style in full, so that a difference there can be named.
+    return el.tagName + "." + el.className + " " + (el.tagName === "DETAILS" ? text : hash(text));
   });
 }"""
 
@@ -254,6 +263,7 @@ def styles_with_and_without_trimming(
     versions = {"trimmed": page, "untrimmed": STYLE_ELEMENT.sub(lambda _: next(untrimmed), page)}
 
     url = f"{site_url}exercises/{name}/"
+
     styles = {}
     for version, html in versions.items():
         context = browser.new_context(viewport=DESKTOP)  # type: ignore[attr-defined]
@@ -305,8 +315,22 @@ def test_trimming_the_notebook_css_changes_no_computed_style(
     styled exactly as before."""
     styles = helper_browser.take(f"styles {name}", browser)
     assert len(styles["trimmed"]) == len(styles["untrimmed"]) > 500
-    changed = [a.split(" ")[0] for a, b in zip(*styles.values(), strict=True) if a != b]
-    assert changed == [], f"{len(changed)} elements styled differently, first: {changed[:5]}"
+    changed = [(a, b) for a, b in zip(*styles.values(), strict=True) if a != b]
+    assert changed == [], (
+        f"{len(changed)} elements styled differently, first: "
+        f"{[a.split(' ')[0] for a, _ in changed[:5]]}; {differing_properties(*changed[0])}"
+    )
+
+
+def differing_properties(trimmed: str, untrimmed: str) -> str:
+    """Which properties differ between two elements' styles, where they were kept in full."""
+    first, second = (dict(p.split(":", 1) for p in s.split(" ", 1)[1].split(";") if ":" in p)
+                     for s in (trimmed, untrimmed))  # fmt: skip
+    return ", ".join(
+        f"{name}: {first.get(name)} trimmed, {second.get(name)} untrimmed"
+        for name in sorted(first.keys() | second.keys())
+        if first.get(name) != second.get(name)
+    )
 
 
 def test_the_helper_browser_and_the_tests_run_each_check_once(browser: object) -> None:
