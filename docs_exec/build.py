@@ -66,7 +66,10 @@ class Build:
         pages = {}
         for source in self.notebooks:
             page = notebook_page(source, ".md")
-            markdown = exercise_markdown(self.results[source], source, page)
+            try:
+                markdown = exercise_markdown(self.results[source], source, page)
+            except ValueError as error:  # a figure label with no plain-text form
+                raise BuildError([f"{source}: {error}"]) from error
             pages[page] = markdown + source_links_markdown(self.settings, source)
         return pages
 

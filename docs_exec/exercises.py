@@ -66,13 +66,43 @@ def downloads_html(source: str, url: str) -> str:
     return f'<p class="exec-downloads">{links}</p>\n'
 
 
-def _alt(svg: str) -> str:
+# matplotlib mathtext as a screen reader should hear it: the commands the exercises' figures use,
+# as the characters they draw. Left as TeX, `$...$` in alt text became `\(...\)` for the
+# page's math renderer, which alt text never reaches.
+MATHTEXT_CHARACTERS = {
+    "|": "‖", "partial": "∂", "Delta": "Δ", "Sigma": "Σ", "sigma": "σ", "eta": "η",
+    "pm": "±", "ln": "ln", ",": " ", "mathbb": "", "mathrm": "", "mathdefault": "",
+}  # fmt: skip
+TICK = re.compile(r"[-+−\d.,e^ ]+")  # a tick label, also a log axis's 10^-3
+
+
+def plain_text(label: str) -> str:
+    """A matplotlib label as plain text: each `$...$` without its dollars and braces, its
+    commands as the characters they draw ("$\\|g_{W}\\|_2$ (log)" -> "‖g_W‖_2 (log)");
+    ValueError for a command the table does not list."""
+
+    def character(match: re.Match) -> str:
+        name = match[1] or match[3]
+        if name not in MATHTEXT_CHARACTERS:
+            raise ValueError(f"no plain text for \\{name} in the figure label {label!r}")
+        drawn = MATHTEXT_CHARACTERS[name]
+        # TeX drops the space after a command word: "\\Delta W" draws ΔW; "\\ln 3" draws ln 3.
+        return drawn + " " if match[2] and len(drawn) > 1 else drawn
+
+    def math(match: re.Match) -> str:
+        commands = re.sub(r"\\([A-Za-z]+)( ?)|\\([|,])", character, match[1])
+        return commands.replace("{", "").replace("}", "")
+
+    return re.sub(r"\s+", " ", re.sub(r"\$([^$]*)\$", math, label)).strip()
+
+
+def figure_alt(svg: str) -> str:
     """A figure's alt text from the words it draws (matplotlib's SVG keeps each text as a
-    comment): its titles and axis labels, without tick numbers."""
+    comment): its titles and axis labels as plain text, without tick labels."""
     words = []
     for text in re.findall(r"<!-- (.*?) -->", svg):
-        text = text.strip()
-        if text and not re.fullmatch(r"[-+−\d.,e$^{}\\ ]+", text) and text not in words:
+        text = plain_text(html.unescape(text))
+        if text and not TICK.fullmatch(text) and text not in words:
             words.append(text)
     return "Figure: " + "; ".join(words) if words else "Figure drawn by the cell above"
 
@@ -94,7 +124,7 @@ def exercise_markdown(result: Result, source: str, page: str) -> str:
                     lines += ["", *output_block("".join(output["text"]), result.provenance)]
                 else:
                     number = next(figures)
-                    alt = _alt(result.figures[number - 1].light)
+                    alt = figure_alt(result.figures[number - 1].light)
                     lines += ["", *figure_block(result.snippet, number, alt, page)]
         blocks.append((_is_solution(cell), lines))
     out: list[str] = []

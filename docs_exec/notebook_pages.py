@@ -6,19 +6,27 @@ change here re-renders pages without re-running any snippet.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import html as markup
 import posixpath
 import re
 from pathlib import Path
 
 from . import stylesheets
 from .errors import BuildError
+from .exercises import figure_alt
 
 EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>\s*", re.S)
 MD_LINK = re.compile(r'href="(?P<path>[^":#"]+\.md)(?P<anchor>#[^"]*)?"')
 TRIMMING_CODE = Path(stylesheets.__file__).read_bytes()
 MATHJAX_CONFIG = re.compile(
     r"<script[^>]*>(?:(?!</script>).)*MathJax(?:(?!</script>).)*</script>", re.S
+)
+# nbconvert's placeholder alt text on a figure the notebook drew, an inline SVG.
+PLACEHOLDER_ALT = re.compile(
+    r'<img alt="No description has been provided for this image"'
+    r' src="data:image/svg\+xml;base64,(?P<svg>[A-Za-z0-9+/=]+)"'
 )
 
 
@@ -28,12 +36,28 @@ def clean_page_html(html: str, page: str, cache_dir: Path, downloads: str) -> st
     page links, and put the `downloads` paragraph under the title (at the top if there is none).
     `page` is the notebook's path among the docs files (exercises/name.ipynb)."""
     html = _page_links(MATHJAX_CONFIG.sub("", EXTERNAL_SCRIPT.sub("", html)), page)
+    html = _described(html, page)
     html = _trimmed(html, page, cache_dir)
     title_end = html.find("</h1>")
     if title_end == -1:
         return downloads + html
     title_end += len("</h1>")
     return html[:title_end] + "\n" + downloads + html[title_end:]
+
+
+def _described(html: str, page: str) -> str:
+    """Each figure's alt text from the words it draws, as on the Markdown exercise pages,
+    instead of nbconvert's "No description has been provided for this image"."""
+
+    def described(match: re.Match[str]) -> str:
+        svg = base64.b64decode(match["svg"]).decode("utf-8")
+        try:
+            alt = figure_alt(svg)
+        except ValueError as error:
+            raise BuildError([f"{page}: {error}"]) from error
+        return f'<img alt="{markup.escape(alt)}" src="data:image/svg+xml;base64,{match["svg"]}"'
+
+    return PLACEHOLDER_ALT.sub(described, html)
 
 
 def _page_links(html: str, page: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -18,7 +19,13 @@ from test_executor import make_project
 from docs_exec import executor
 from docs_exec.build import markdown_exercise_links
 from docs_exec.errors import BuildError
-from docs_exec.exercises import downloads_html, exercise_markdown, starter_notebook
+from docs_exec.exercises import (
+    downloads_html,
+    exercise_markdown,
+    figure_alt,
+    plain_text,
+    starter_notebook,
+)
 from docs_exec.notebook_pages import clean_page_html
 from docs_exec.notebooks import parse_percent
 from docs_exec.project import check, notebook_sources, scan
@@ -227,6 +234,44 @@ def test_an_exercise_page_in_markdown_folds_the_solution_and_keeps_outputs_and_f
     assert "../figures/add-1-light.svg#only-light" in solution
     assert "../figures/add-1-dark.svg#only-dark" in solution
     assert "![Figure: sum]" in solution  # alt text from the words the figure draws
+
+
+def test_figure_labels_become_plain_text_and_tick_labels_are_left_out() -> None:
+    assert (
+        plain_text(r"$\|\partial L / \partial W_l\|_F$ (log scale)") == "‖∂L / ∂W_l‖_F (log scale)"
+    )
+    assert plain_text(r"$\ln 3$ (uniform guess)") == "ln 3 (uniform guess)"
+    assert plain_text(r"$\|\Delta W\| / \|W\|$") == "‖ΔW‖ / ‖W‖"
+    assert plain_text(r"$B_{simple} = \mathrm{tr}(\Sigma)/|G|^2$") == "B_simple = tr(Σ)/|G|^2"
+    assert plain_text("cost: $5 and $6") == "cost: 5 and 6"  # no TeX left for a math renderer
+    with pytest.raises(ValueError, match=r"no plain text for \\alpha in the figure label"):
+        plain_text(r"$\alpha$")
+    svg = "".join(
+        f"<!-- {text} -->"
+        for text in (
+            r"$\mathdefault{10^{-3}}$",
+            "0.5",
+            r"step $t$",
+            r"$\mathdefault{10^{0}}$",
+            "Loss",
+        )
+    )
+    assert figure_alt(svg) == "Figure: step t; Loss"
+
+
+def test_a_notebook_figure_gets_alt_text_from_its_labels_not_nbconverts_placeholder(
+    tmp_path: Path,
+) -> None:
+    svg = base64.b64encode(b"<svg><!-- $\\|g\\|_2$ --><!-- Gradient & norm --></svg>").decode()
+    page = (
+        '<h1>T</h1><img alt="No description has been provided for this image" '
+        f'src="data:image/svg+xml;base64,{svg}"/>'
+    )
+    html = clean_page_html(page, "exercises/t.ipynb", tmp_path, "")
+    assert (
+        f'<img alt="Figure: ‖g‖_2; Gradient &amp; norm" src="data:image/svg+xml;base64,{svg}"'
+        in html
+    )
 
 
 def test_staged_pages_link_exercises_in_markdown_and_keep_notebook_downloads() -> None:

@@ -175,6 +175,19 @@ def test_every_exercise_page_offers_the_starter_and_the_full_notebook(any_site: 
 
 
 @pytest.mark.slow
+def test_every_exercise_figure_is_described_by_the_words_it_draws(any_site: Path) -> None:
+    """Alt text a screen reader can read: the figure's titles and labels as plain text, not
+    nbconvert's "No description has been provided" and not TeX."""
+    for source in sorted((ROOT / "exercises").glob("*.py")):
+        page = (any_site / "exercises" / source.stem / "index.html").read_text(encoding="utf-8")
+        alts = re.findall(r'<img alt="([^"]*)"', page)
+        assert alts, source.stem
+        for alt in alts:
+            assert alt.startswith("Figure: ") and len(alt) > 40, (source.stem, alt[:120])
+            assert not re.search(r"[$\\]|mathdefault", alt), (source.stem, alt[:200])
+
+
+@pytest.mark.slow
 def test_every_page_links_to_edit_its_own_source_and_to_report_a_problem(any_site: Path) -> None:
     """The two links come from the one `repository` setting and name the file the page was
     built from: docs/<part>/<page>.md, or exercises/<name>.py for an exercise page."""
