@@ -53,6 +53,17 @@ def local_modules(snippet: Path) -> list[Path]:
     return sorted(seen, key=str)
 
 
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def digest_of(material: dict) -> str:
+    """The key for a JSON description of everything a stored result depends on. The same idiom
+    keys the snippet cache, the kernel runs, the trajectory reruns and the clean build."""
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
 @functools.cache
 def executor_digest() -> str:
     """The version, the result schema and the code that shapes a result: a change to any of
@@ -85,9 +96,7 @@ def cache_key(snippet: Path, settings: Settings, locked: str) -> str:
     palette the figures are drawn for."""
     root = settings.snippets.resolve()
     sources = {
-        str(path.relative_to(root)) if path.is_relative_to(root) else path.name: hashlib.sha256(
-            path.read_bytes()
-        ).hexdigest()
+        str(path.relative_to(root)) if path.is_relative_to(root) else path.name: file_digest(path)
         for path in local_modules(snippet)
     }
     material = {
@@ -97,4 +106,4 @@ def cache_key(snippet: Path, settings: Settings, locked: str) -> str:
         "sources": sources,
         "palette": astuple(settings.palette),
     }
-    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+    return digest_of(material)

@@ -11,8 +11,6 @@ is stored: a failure is never remembered.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 import re
 import subprocess
@@ -22,7 +20,7 @@ from pathlib import Path
 
 from sitecheck import ROOT
 
-from docs_exec.keys import imported_names, local_modules
+from docs_exec.keys import digest_of, file_digest, imported_names, local_modules
 from docs_exec.store import Cache, entry_folder, load_entry, save_entry
 from tools.kernels import SETTINGS_OF_THE_BUILD, Setting, reached
 
@@ -61,14 +59,11 @@ def _inputs(test_file: Path) -> list[Path]:
 
 def file_key(test_file: Path, setting: Setting) -> str:
     material = {
-        "inputs": {
-            str(p.relative_to(ROOT)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in _inputs(test_file)
-        },
+        "inputs": {str(p.relative_to(ROOT)): file_digest(p) for p in _inputs(test_file)},
         "python": platform.python_version(),
         "reached": reached(setting),
     }
-    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+    return digest_of(material)
 
 
 def _stored(test_file: Path, setting: Setting, key: str) -> Path:

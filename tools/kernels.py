@@ -12,7 +12,6 @@ Usage: python tools/kernels.py [snippet names]   (prints the spread table for RE
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 import os
@@ -23,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from docs_exec.keys import cache_key, lock_digest
+from docs_exec.keys import cache_key, digest_of, file_digest, lock_digest
 from docs_exec.settings import from_config_file
 from docs_exec.store import Cache, entry_folder, load_entry, save_entry
 from docs_exec.values import label_pattern
@@ -228,9 +227,9 @@ def run_key(name: str, setting: Setting) -> str:
         "snippet": cache_key(SNIPPETS / name, build, lock_digest(build.locks)),
         "reached": reached(setting),
         "env": {k: env.get(k) for k in ("ATEN_CPU_CAPABILITY", "OMP_NUM_THREADS", "MPLBACKEND")},
-        "runner": hashlib.sha256(PRELOADED.read_bytes()).hexdigest(),
+        "runner": file_digest(PRELOADED),
     }
-    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+    return digest_of(material)
 
 
 def _stored_run(name: str, setting: Setting) -> Path:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import os
 import platform
 import re
@@ -60,25 +59,22 @@ def _files(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def clean_build_key(workers: int, threads: int) -> str:
     """Everything a clean build's bytes depend on: the files it copies (the lock among them), the
     docs_exec package, Python, the kernels and thread count torch reaches, the worker count."""
+    from docs_exec.keys import digest_of, file_digest
     from tools.kernels import Setting, reached
 
     sources = [ROOT / item for item in COPIED] + [ROOT / "docs_exec"]
     files = [p for source in sources for p in (_files(source) if source.is_dir() else [source])]
     material = {
-        "files": {str(p.relative_to(ROOT)): _digest(p.read_bytes()) for p in files},
-        "builder": _digest(Path(__file__).read_bytes()),
+        "files": {str(p.relative_to(ROOT)): file_digest(p) for p in files},
+        "builder": file_digest(Path(__file__)),
         "python": platform.python_version(),
         "reached": reached(Setting(None, threads)),
         "workers": workers,
     }
-    return _digest(json.dumps(material, sort_keys=True).encode())
+    return digest_of(material)
 
 
 def comparable(path: Path) -> bytes:
@@ -93,7 +89,7 @@ def comparable(path: Path) -> bytes:
 def digests(site: Path) -> dict[str, str]:
     """Each file of a built site by its path, as the SHA-256 of what is compared."""
     return {
-        p.relative_to(site).as_posix(): _digest(comparable(p))
+        p.relative_to(site).as_posix(): hashlib.sha256(comparable(p)).hexdigest()
         for p in site.rglob("*")
         if p.is_file()
     }
