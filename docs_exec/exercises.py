@@ -124,8 +124,8 @@ def exercise_markdown(result: Result, source: str, page: str) -> str:
                     lines += ["", *output_block("".join(output["text"]), result.provenance)]
                 else:
                     number = next(figures)
-                    alt = figure_alt(result.figures[number - 1].light)
-                    lines += ["", *figure_block(result.snippet, number, alt, page)]
+                    svg = result.figures[number - 1].light
+                    lines += ["", *figure_block(result.snippet, number, figure_alt(svg), page, svg)]
         blocks.append((_is_solution(cell), lines))
     out: list[str] = []
     for index, (solution, lines) in enumerate(blocks):

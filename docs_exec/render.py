@@ -66,15 +66,30 @@ def data_block(stdout: str, element_id: str) -> list[str]:
     return [f'<script type="application/json" id="{element_id}">{body}</script>']
 
 
-def figure_block(snippet: str, number: int, alt: str, page: str) -> list[str]:
-    """The figure's light and dark variants, each shown in its colour scheme only."""
+SVG_SIZE = re.compile(r'<svg\b[^>]*?\bwidth="([\d.]+)pt"[^>]*?\bheight="([\d.]+)pt"')
+
+
+def svg_pixels(svg: str) -> tuple[int, int]:
+    """A matplotlib SVG's width and height in CSS pixels (it states them in points, 4/3 px each)."""
+    size = SVG_SIZE.search(svg)
+    if size is None:
+        raise ValueError("the figure's SVG states no width and height in pt")
+    return round(float(size[1]) * 4 / 3), round(float(size[2]) * 4 / 3)
+
+
+def figure_block(snippet: str, number: int, alt: str, page: str, svg: str) -> list[str]:
+    """The figure's light and dark variants, each shown in its colour scheme only. Each states
+    its size, so that the browser keeps its place before the lazy image loads: the text under
+    it, or an anchor a reader jumps to, stays where it is."""
     alt_text = re.sub(r"([\\\[\]])", r"\\\1", alt)
+    width, height = svg_pixels(svg)
     lines = []
     for scheme in ("light", "dark"):
         target = posixpath.relpath(
             figure_path(snippet, number, scheme), posixpath.dirname(page) or "."
         )
-        lines.append(f"![{alt_text}]({target}#only-{scheme}){{ .exec-figure loading=lazy }}")
+        attributes = f".exec-figure loading=lazy width={width} height={height}"
+        lines.append(f"![{alt_text}]({target}#only-{scheme}){{ {attributes} }}")
     return [" ".join(lines)]
 
 
@@ -91,7 +106,7 @@ def expand(markdown: str, page: str, results: dict[str, Result]) -> str:
     if problems:
         raise BuildError(problems)
     out = []
-    for _, line, directive, values in lines:
+    for number, line, directive, values in lines:
         line = _bind(line, values, results)
         if directive is None:
             out.append(line)
@@ -103,7 +118,12 @@ def expand(markdown: str, page: str, results: dict[str, Result]) -> str:
             block = data_block(result.stdout, directive.element_id)
         else:
             alt = _bind(directive.alt, values, results)
-            block = figure_block(result.snippet, directive.figure, alt, page)
+            svg = result.figures[directive.figure - 1].light
+            try:
+                block = figure_block(result.snippet, directive.figure, alt, page, svg)
+            except ValueError as error:
+                where = f"{Location(page, number)}: {directive.snippet} figure {directive.figure}"
+                raise BuildError([f"{where}: {error}"]) from error
         out += [directive.indent + piece if piece else "" for piece in block]
     return "\n".join(out) + "\n"
 

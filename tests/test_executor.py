@@ -20,7 +20,7 @@ from docs_exec.figures import Palette, contrast
 from docs_exec.keys import CAPTURE_MODULES
 from docs_exec.layout import notebook_page
 from docs_exec.project import check, scan
-from docs_exec.render import expand
+from docs_exec.render import expand, svg_pixels
 from docs_exec.settings import Settings
 from docs_exec.store import SCHEMA, Cache, Result
 
@@ -539,3 +539,10 @@ def test_a_page_the_build_did_not_run_fails_with_page_and_line() -> None:
 def test_exercise_pages_live_in_the_notebooks_folder_the_settings_name() -> None:
     assert notebook_page("exercises/noise_scale.py") == "exercises/noise_scale.ipynb"
     assert notebook_page("labs/week1/flow.py") == "labs/week1/flow.ipynb"
+
+
+def test_a_figure_states_its_svg_size_in_css_pixels() -> None:
+    svg = '<svg fill="#fff" width="576pt" height="324pt" viewBox="0 0 576 324" version="1.1">'
+    assert svg_pixels(svg) == (768, 432)
+    with pytest.raises(ValueError, match="states no width and height"):
+        svg_pixels('<svg viewBox="0 0 576 324">')

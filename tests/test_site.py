@@ -175,6 +175,24 @@ def test_every_exercise_page_offers_the_starter_and_the_full_notebook(any_site: 
 
 
 @pytest.mark.slow
+def test_every_figure_states_the_size_of_the_svg_it_shows(any_site: Path) -> None:
+    """A lazy image without a size takes no room until it loads, and the page jumps under the
+    reader (and an anchor they followed moves away). Each figure's width and height must be
+    the SVG's own, in CSS pixels."""
+    figures = 0
+    for page in sorted(any_site.rglob("*.html")):
+        html = page.read_text(encoding="utf-8")
+        for tag in re.findall(r'<img [^>]*class="exec-figure"[^>]*>', html):
+            source = re.search(r'src="([^"#]+)', tag)[1]
+            svg = (page.parent / source).read_text(encoding="utf-8")
+            size = re.search(r'<svg [^>]*width="([\d.]+)pt" height="([\d.]+)pt"', svg)
+            width, height = (round(float(points) * 4 / 3) for points in size.groups())
+            assert f'width="{width}"' in tag and f'height="{height}"' in tag, (page, tag[:200])
+            figures += 1
+    assert figures > 100
+
+
+@pytest.mark.slow
 def test_every_exercise_figure_is_described_by_the_words_it_draws(any_site: Path) -> None:
     """Alt text a screen reader can read: the figure's titles and labels as plain text, not
     nbconvert's "No description has been provided" and not TeX."""
