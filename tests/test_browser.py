@@ -228,7 +228,7 @@ COMPUTED_STYLES = """async () => {
     const names = [...style].filter(name => !name.startsWith("--jp-")).sort();
     const text = names.map(name => name + ":" + style.getPropertyValue(name)).join(";");
     // A solution's own style in full, so that a difference there can be named.
-    return el.tagName + "." + el.className + " " + (el.tagName === "DETAILS" ? text : hash(text));
+    return el.tagName + "." + el.className + "\t" + (el.tagName === "DETAILS" ? text : hash(text));
   });
 }"""
 
@@ -263,7 +263,6 @@ def styles_with_and_without_trimming(
     versions = {"trimmed": page, "untrimmed": STYLE_ELEMENT.sub(lambda _: next(untrimmed), page)}
 
     url = f"{site_url}exercises/{name}/"
-
     styles = {}
     for version, html in versions.items():
         context = browser.new_context(viewport=DESKTOP)  # type: ignore[attr-defined]
@@ -318,13 +317,16 @@ def test_trimming_the_notebook_css_changes_no_computed_style(
     changed = [(a, b) for a, b in zip(*styles.values(), strict=True) if a != b]
     assert changed == [], (
         f"{len(changed)} elements styled differently, first: "
-        f"{[a.split(' ')[0] for a, _ in changed[:5]]}; {differing_properties(*changed[0])}"
+        f"{[a.split(LABEL_END)[0] for a, _ in changed[:5]]}; {differing_properties(*changed[0])}"
     )
+
+
+LABEL_END = "\t"  # after each element's tag and class in COMPUTED_STYLES (classes hold spaces)
 
 
 def differing_properties(trimmed: str, untrimmed: str) -> str:
     """Which properties differ between two elements' styles, where they were kept in full."""
-    first, second = (dict(p.split(":", 1) for p in s.split(" ", 1)[1].split(";") if ":" in p)
+    first, second = (dict(p.split(":", 1) for p in s.split(LABEL_END)[1].split(";") if ":" in p)
                      for s in (trimmed, untrimmed))  # fmt: skip
     return ", ".join(
         f"{name}: {first.get(name)} trimmed, {second.get(name)} untrimmed"

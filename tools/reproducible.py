@@ -25,6 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from docs_exec.keys import digest_of, file_digest
+
 ROOT = Path(__file__).resolve().parent.parent
 # What a clean build sees of the project; the installed docs_exec package is the rest.
 COPIED = ["docs", "snippets", "exercises", "mkdocs.yml", "requirements.lock"]
@@ -62,7 +64,6 @@ def _files(path: Path) -> list[Path]:
 def clean_build_key(workers: int, threads: int) -> str:
     """Everything a clean build's bytes depend on: the files it copies (the lock among them), the
     docs_exec package, Python, the kernels and thread count torch reaches, the worker count."""
-    from docs_exec.keys import digest_of, file_digest
     from tools.kernels import Setting, reached
 
     sources = [ROOT / item for item in COPIED] + [ROOT / "docs_exec"]
